@@ -1,0 +1,58 @@
+"""Run a netx HDF5 network in Lava's CPU simulator (``Loihi2SimCfg(select_tag='fixed_pt')``).
+
+This is the reference backend: what it records is what Lava's bit-accurate process
+models compute. Input arrays are shaped as netx's input expects, ``(neurons..., T)``;
+recorded spikes come back the same way, exactly as a RingBuffer source -> network ->
+RingBuffer sink run of ``T`` steps records them (no shifting).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from spikeport.lava_compat import prepare_lava_import
+
+
+def _imports():
+    prepare_lava_import()
+    from lava.lib.dl import netx
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc import io
+
+    return netx, io, RunSteps, Loihi2SimCfg
+
+
+def run_lava(
+    net_path: str | os.PathLike,
+    spikes: np.ndarray,
+    steps: int | None = None,
+    all_layers: bool = False,
+):
+    """Run ``spikes`` ``(inputs..., T)`` through the netx network at ``net_path``.
+
+    The input enters at ``net.inp`` (a network whose first layer is a synapse, or an
+    input layer without neuron). Returns the output layer's spikes
+    ``(outputs..., steps)``, or with ``all_layers`` a list holding every layer's
+    spikes in order (the output layer last).
+    """
+    netx, io, RunSteps, Loihi2SimCfg = _imports()
+    spikes = np.asarray(spikes)
+    steps = spikes.shape[-1] if steps is None else int(steps)
+    net = netx.hdf5.Network(net_config=str(Path(net_path)))
+    source = io.source.RingBuffer(data=spikes)
+    source.s_out.connect(net.inp)
+    layers = net.layers if all_layers else [net.layers[-1]]
+    sinks = []
+    for layer in layers:
+        sink = io.sink.RingBuffer(shape=layer.out.shape, buffer=steps)
+        layer.out.connect(sink.a_in)
+        sinks.append(sink)
+    try:
+        net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        out = [s.data.get() for s in sinks]
+    finally:
+        net.stop()
+    return out if all_layers else out[0]

@@ -1,0 +1,56 @@
+"""The command line: help, pending subcommands, and one-line errors for bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikeport.cli import main
+
+BIN = Path(sys.executable).parent / "spikeport"
+
+
+def test_console_script_lists_every_subcommand():
+    r = subprocess.run([str(BIN), "--help"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0
+    for name in ("train", "export", "sim", "eval", "hw", "report", "demo"):
+        assert f"    {name} " in r.stdout
+
+
+@pytest.mark.parametrize("cmd,issue", [("train", 3), ("eval", 4), ("hw", 5), ("report", 5), ("export", 6)])
+def test_pending_subcommands_name_their_issue(cmd, issue, capsys):
+    assert main([cmd, "anything"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("spikeport: error:") and f"issue #{issue}" in err and "\n" not in err
+
+
+def test_sim_missing_network(tmp_path, capsys):
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((4, 3)))
+    assert main(["sim", str(tmp_path / "nope.net"), "--input", str(x), "-o", str(tmp_path / "o.npy")]) == 2
+    assert "nope.net: no such network file" in capsys.readouterr().err
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_sim_rejects_nan_input(digits_slice, tmp_path, capsys):
+    x = np.zeros((64, 5))
+    x[3, 2] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "o.npy"
+    assert main(["sim", digits_slice["net"], "--input", str(tmp_path / "x.npy"), "-o", str(out)]) == 2
+    assert "NaN" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.lava
+def test_sim_lava_writes_output(digits_slice, tmp_path):
+    from spikeport.sim import run_lava
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((64, 12)) < 0.4).astype(float)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "o.npy"
+    assert main(["sim", digits_slice["net"], "--input", str(tmp_path / "x.npy"), "-o", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out), run_lava(digits_slice["net"], x))
