@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeport.lava_compat import prepare_lava_import
+from spikeport.lava_compat import import_slayer, prepare_lava_import
 
 
 def _imports():
     prepare_lava_import()
+    import_slayer()  # netx imports slayer; keep its import-time notices quiet
     from lava.lib.dl import netx
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg

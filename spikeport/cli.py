@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="train -> export -> Lava on 8x8 digits, bit-exactness check")
     s.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     s.add_argument("--epochs", type=int, default=5)
-    s.add_argument("--lava-samples", type=int, default=20, help="test samples to run through Lava")
+    s.add_argument("--lava-samples", type=int, default=50, help="test samples to run through Lava")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_cmd_demo)
     return p

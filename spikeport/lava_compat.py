@@ -149,3 +149,27 @@ def prepare_lava_import() -> None:
             f"Lava needs the 'fork' multiprocessing start method, but this process set {method!r}"
         )
     multiprocessing.set_start_method(None, force=True)
+
+
+def import_slayer():
+    """Import ``lava.lib.dl.slayer`` without its import-time chatter.
+
+    On a machine without CUDA, torch's cpp_extension logs a warning when SLAYER
+    loads it, and SLAYER's object-detection datasets print a notice about an
+    optional Prophesee toolbox; neither concerns spikeport's users.
+    """
+    prepare_lava_import()
+    if "lava.lib.dl.slayer" not in sys.modules:
+        import contextlib
+        import io
+        import logging
+
+        logger = logging.getLogger("torch.utils.cpp_extension")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                import lava.lib.dl.slayer  # noqa: F401
+        finally:
+            logger.setLevel(level)
+    return sys.modules["lava.lib.dl.slayer"]

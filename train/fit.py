@@ -5,6 +5,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from spikeport.lava_compat import import_slayer
+
 
 def predict(model: torch.nn.Module, spikes: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     """Class with the most output spikes for each sample of ``spikes``
@@ -32,8 +34,7 @@ def fit_rate_classifier(
 ) -> list[dict]:
     """Train with lava-dl's spike-rate loss (target firing rates in spikes per step
     for the true and the other classes). Returns one dict of metrics per epoch."""
-    from lava.lib.dl import slayer
-
+    slayer = import_slayer()
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = slayer.loss.SpikeRate(true_rate=true_rate, false_rate=false_rate, reduction="sum")

@@ -11,6 +11,7 @@ from typing import Sequence
 import torch
 
 from spikeport.export.fixed_point import quantize_weight
+from spikeport.lava_compat import import_slayer
 
 # Per-step fractions; threshold in units of one (unquantized) weight.
 CUBA_DEFAULTS = {
@@ -37,8 +38,7 @@ class DenseSNN(torch.nn.Module):
 
     def __init__(self, sizes: Sequence[int], neuron: dict | None = None, weight_scale: float = 1.0):
         super().__init__()
-        from lava.lib.dl import slayer
-
+        slayer = import_slayer()
         if len(sizes) < 2:
             raise ValueError("DenseSNN needs at least [inputs, outputs]")
         self.sizes = list(sizes)
