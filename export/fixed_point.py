@@ -89,3 +89,24 @@ def clip_voltage(v):
     if isinstance(v, torch.Tensor):
         return torch.clamp(v, -UV_LIMIT + 1, UV_LIMIT - 1)
     return np.clip(v, -UV_LIMIT + 1, UV_LIMIT - 1)
+
+
+def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du, dv, vth, bias):
+    """One timestep of Loihi's CUBA neuron, as Lava's fixed_pt LIF model computes it.
+
+    ``u``, ``v``: int32 state ``(..., neurons...)`` in 1/4096 units (updated copies
+    are returned); ``a_in``: synaptic input in weight units (int); ``du``: the
+    netx current decay *minus one* (Lava adds the 1-bit offset back); ``dv``:
+    voltage decay; ``vth``: threshold mantissa; ``bias``: effective bias
+    (``bias_mant << bias_exp``). Arithmetic wraps in int32 exactly where Lava's does.
+
+    Returns ``(u, v, spikes)``; spikes are bool, ``v`` is reset to 0 where they fire.
+    """
+    a = np.left_shift(a_in.astype(np.int32), ACT_SHIFT)
+    u_new = decay(u.astype(np.int64), np.int64(du) + 1).astype(np.int32) + a
+    u_new = wrap_current(u_new).astype(np.int32)
+    v_new = decay(v.astype(np.int64), np.int64(dv)).astype(np.int32) + u_new + np.int32(0) + bias
+    v_new = clip_voltage(v_new).astype(np.int32)
+    spikes = v_new > np.left_shift(np.int32(vth), VTH_SHIFT)
+    v_new[spikes] = 0
+    return u_new, v_new, spikes

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 import h5py
 
 from spikeport.atomic import atomic_path
+from spikeport.errors import SpikeportError
 
 
 def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
@@ -22,6 +23,12 @@ def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, An
     ``metadata`` must be JSON-serialisable.
     """
     blocks = list(blocks)
+    for i, block in enumerate(blocks):
+        syn = getattr(block, "synapse", None)
+        if syn is not None and getattr(syn, "weight", None) is not None:
+            if not bool((syn.pre_hook_fx(syn.weight, descale=True) != 0).any()):
+                # netx 0.6 cannot load such a layer (its weight-bit optimiser divides by zero)
+                raise SpikeportError(f"{path}: layer {i} has every weight quantized to zero")
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h:
             group = h.create_group("layer")

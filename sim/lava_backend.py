@@ -26,6 +26,20 @@ def _imports():
     return netx, io, RunSteps, Loihi2SimCfg
 
 
+def load_netx(net_path: str | os.PathLike, **netx_options):
+    """Build the Lava process network described by a netx HDF5 file."""
+    netx = _imports()[0]
+    return netx.hdf5.Network(net_config=str(Path(net_path)), **netx_options)
+
+
+def input_port(net):
+    """Where external input enters: an input layer with neurons takes it at its
+    neurons' ``a_in``; a network that starts with a synapse at ``net.inp``."""
+    if type(net.in_layer).__name__ == "Input":
+        return net.in_layer.neuron.a_in
+    return net.inp
+
+
 def run_lava(
     net_path: str | os.PathLike,
     spikes: np.ndarray,
@@ -34,17 +48,16 @@ def run_lava(
 ):
     """Run ``spikes`` ``(inputs..., T)`` through the netx network at ``net_path``.
 
-    The input enters at ``net.inp`` (a network whose first layer is a synapse, or an
-    input layer without neuron). Returns the output layer's spikes
+    The input enters where :func:`input_port` says. Returns the output layer's spikes
     ``(outputs..., steps)``, or with ``all_layers`` a list holding every layer's
     spikes in order (the output layer last).
     """
     netx, io, RunSteps, Loihi2SimCfg = _imports()
     spikes = np.asarray(spikes)
     steps = spikes.shape[-1] if steps is None else int(steps)
-    net = netx.hdf5.Network(net_config=str(Path(net_path)))
+    net = load_netx(net_path)
     source = io.source.RingBuffer(data=spikes)
-    source.s_out.connect(net.inp)
+    source.s_out.connect(input_port(net))
     layers = net.layers if all_layers else [net.layers[-1]]
     sinks = []
     for layer in layers:

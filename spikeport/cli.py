@@ -44,10 +44,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     import numpy as np
 
     from spikeport.atomic import atomic_path
-    from spikeport.sim import run_lava
+    from spikeport.sim import run_fast, run_lava
 
-    if args.backend != "lava":
-        raise SpikeportError(f"--backend {args.backend}: the fast backend arrives with issue #4")
     net = Path(args.net)
     if not net.is_file():
         raise SpikeportError(f"{net}: no such network file")
@@ -57,7 +55,9 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         raise SpikeportError(f"{args.input}: cannot read as a .npy array ({e})") from None
     if not np.isfinite(x).all():
         raise SpikeportError(f"{args.input}: input contains NaN or infinite values")
-    out = run_lava(net, x, steps=args.steps)
+    if args.steps is not None:
+        x = x[..., :args.steps]
+    out = run_lava(net, x) if args.backend == "lava" else run_fast(net, x).astype(x.dtype)
     with atomic_path(args.output) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, out)
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("args", nargs=argparse.REMAINDER)
         s.set_defaults(func=_pending(name))
 
-    s = sub.add_parser("sim", help="run a netx HDF5 network on an input array (Lava fixed_pt)")
+    s = sub.add_parser("sim", help="run a netx HDF5 network on an input array (Lava fixed_pt or fast)")
     s.add_argument("net", help="netx HDF5 network file")
     s.add_argument("--input", required=True, help=".npy input shaped (inputs..., T)")
     s.add_argument("--backend", choices=["lava", "fast"], default="lava")
