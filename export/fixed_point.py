@@ -105,7 +105,7 @@ def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du, dv, vth, bias)
     a = np.left_shift(a_in.astype(np.int32), ACT_SHIFT)
     u_new = decay(u.astype(np.int64), np.int64(du) + 1).astype(np.int32) + a
     u_new = wrap_current(u_new).astype(np.int32)
-    v_new = decay(v.astype(np.int64), np.int64(dv)).astype(np.int32) + u_new + np.int32(0) + bias
+    v_new = decay(v.astype(np.int64), np.int64(dv)).astype(np.int32) + u_new + bias
     v_new = clip_voltage(v_new).astype(np.int32)
     spikes = v_new > np.left_shift(np.int32(vth), VTH_SHIFT)
     v_new[spikes] = 0
