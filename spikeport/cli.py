@@ -2,28 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
+from spikeport import cmd_hw, cmd_sim, cmd_train
 from spikeport.errors import SpikeportError
-
-PENDING = {
-    "train": (3, "keyword-spotting training (spikeport train kws ...)"),
-    "export": (6, "re-exporting a training run directory"),
-    "eval": (4, "dataset accuracy and activity totals of an exported network"),
-    "hw": (5, "Loihi resource mapping (spikeport hw map ...)"),
-    "report": (5, "the SNN-vs-ANN energy report"),
-}
-
-
-def _pending(name: str):
-    issue, what = PENDING[name]
-
-    def run(args: argparse.Namespace) -> int:
-        raise SpikeportError(f"'spikeport {name}' ({what}) is not built yet: it arrives with issue #{issue}")
-
-    return run
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -40,31 +22,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if s["spikes_mismatched"] == 0 else 1
 
 
-def _cmd_sim(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from spikeport.atomic import atomic_path
-    from spikeport.sim import run_fast, run_lava
-
-    net = Path(args.net)
-    if not net.is_file():
-        raise SpikeportError(f"{net}: no such network file")
-    try:
-        x = np.load(args.input)
-    except (OSError, ValueError) as e:
-        raise SpikeportError(f"{args.input}: cannot read as a .npy array ({e})") from None
-    if not np.isfinite(x).all():
-        raise SpikeportError(f"{args.input}: input contains NaN or infinite values")
-    if args.steps is not None:
-        x = x[..., :args.steps]
-    out = run_lava(net, x) if args.backend == "lava" else run_fast(net, x).astype(x.dtype)
-    with atomic_path(args.output) as tmp:
-        with open(tmp, "wb") as f:
-            np.save(f, out)
-    print(json.dumps({"output": args.output, "shape": list(out.shape), "spikes": int(out.sum())}))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="spikeport",
@@ -72,23 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "bit-exactly and report their energy against an equivalent ANN.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in ("train", "export"):
-        s = sub.add_parser(name, help=f"{PENDING[name][1]} [issue #{PENDING[name][0]}]")
-        s.add_argument("args", nargs=argparse.REMAINDER)
-        s.set_defaults(func=_pending(name))
-
-    s = sub.add_parser("sim", help="run a netx HDF5 network on an input array (Lava fixed_pt or fast)")
-    s.add_argument("net", help="netx HDF5 network file")
-    s.add_argument("--input", required=True, help=".npy input shaped (inputs..., T)")
-    s.add_argument("--backend", choices=["lava", "fast"], default="lava")
-    s.add_argument("--steps", type=int, default=None, help="timesteps to run (default: T of the input)")
-    s.add_argument("-o", "--output", required=True, help=".npy file for the output spikes (outputs..., T)")
-    s.set_defaults(func=_cmd_sim)
-
-    for name in ("eval", "hw", "report"):
-        s = sub.add_parser(name, help=f"{PENDING[name][1]} [issue #{PENDING[name][0]}]")
-        s.add_argument("args", nargs=argparse.REMAINDER)
-        s.set_defaults(func=_pending(name))
+    # each stage registers its own subcommands, in pipeline order
+    cmd_train.register(sub)
+    cmd_sim.register(sub)
+    cmd_hw.register(sub)
 
     s = sub.add_parser("demo", help="train -> export -> Lava on 8x8 digits, bit-exactness check")
     s.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
