@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from spikeport import cmd_hw, cmd_sim, cmd_train
+from spikeport import cmd_eval, cmd_hw, cmd_sim, cmd_train
 from spikeport.errors import SpikeportError
 
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     # each stage registers its own subcommands, in pipeline order
     cmd_train.register(sub)
     cmd_sim.register(sub)
+    cmd_eval.register(sub)
     cmd_hw.register(sub)
 
     s = sub.add_parser("demo", help="train -> export -> Lava on 8x8 digits, bit-exactness check")

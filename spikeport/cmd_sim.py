@@ -1,4 +1,4 @@
-"""Subcommands of the sim stage: ``spikeport sim`` and ``spikeport eval``."""
+"""The sim stage's subcommand: ``spikeport sim``."""
 from __future__ import annotations
 
 import argparse
@@ -33,13 +33,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pending_eval(args: argparse.Namespace) -> int:
-    raise SpikeportError("'spikeport eval' (dataset accuracy and activity totals of an exported "
-                         "network) is not built yet: it arrives with issue #4")
-
-
 def register(sub) -> None:
-    """Add ``sim`` and ``eval`` to the ``spikeport`` subparsers ``sub``."""
+    """Add ``sim`` to the ``spikeport`` subparsers ``sub``."""
     s = sub.add_parser("sim", help="run a netx HDF5 network on an input array (Lava fixed_pt or fast)")
     s.add_argument("net", help="netx HDF5 network file")
     s.add_argument("--input", required=True, help=".npy input shaped (inputs..., T)")
@@ -47,7 +42,3 @@ def register(sub) -> None:
     s.add_argument("--steps", type=int, default=None, help="timesteps to run (default: T of the input)")
     s.add_argument("-o", "--output", required=True, help=".npy file for the output spikes (outputs..., T)")
     s.set_defaults(func=_cmd_sim)
-
-    s = sub.add_parser("eval", help="dataset accuracy and activity totals of an exported network [issue #4]")
-    s.add_argument("args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=_pending_eval)
