@@ -56,6 +56,25 @@ def quantize_weight(w: torch.Tensor, descale: bool = False) -> torch.Tensor:
     return q * WEIGHT_SCALE if descale else q
 
 
+INPUT_LIMIT = 64.0              # analog input current clipped to +-64 weight units (a_in +-4096)
+
+
+def quantize_input(x: torch.Tensor, descale: bool = False) -> torch.Tensor:
+    """Quantize analog input current (direct encoding) to the integers an input
+    layer's neurons receive at ``a_in``: multiples of ``1 / WEIGHT_SCALE``, clipped
+    to ``[-INPUT_LIMIT, INPUT_LIMIT]``. With ``descale=True`` the integers
+    (units of ``1 / WEIGHT_SCALE``) are returned. Gradients pass straight through.
+    """
+    q = _RoundSTE.apply(x, 1 / WEIGHT_SCALE).clamp(-INPUT_LIMIT, INPUT_LIMIT)
+    return q * WEIGHT_SCALE if descale else q
+
+
+def input_current(x) -> np.ndarray:
+    """The int32 ``a_in`` data of an input layer for analog input ``x`` (any shape)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -INPUT_LIMIT, INPUT_LIMIT)
+    return np.round(x * WEIGHT_SCALE).astype(np.int32)
+
+
 def threshold_mantissa(threshold: float) -> int:
     """Threshold mantissa ``vThMant`` for a threshold in units of 1.0."""
     return int(round(threshold * WEIGHT_SCALE))

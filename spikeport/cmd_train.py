@@ -1,22 +1,93 @@
-"""Subcommands of the train and export stages: ``spikeport train`` and ``spikeport export``."""
+"""Subcommands of the train and export stages: ``spikeport train kws`` and ``spikeport export``."""
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+from pathlib import Path
 
 from spikeport.errors import SpikeportError
 
 
-def _pending(what: str, issue: int):
-    def run(args: argparse.Namespace) -> int:
-        raise SpikeportError(f"'spikeport {what}' is not built yet: it arrives with issue #{issue}")
-    return run
+def _encoder_params(items: list[str]) -> dict:
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SpikeportError(f"--encoder-param {item!r}: expected NAME=VALUE")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def _cmd_train_kws(args: argparse.Namespace) -> int:
+    from spikeport.train.encoders import encoded_shape
+    from spikeport.train.kws import KwsConfig, train_kws
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    if args.data is not None and not Path(args.data).is_dir():
+        raise SpikeportError(f"--data {args.data}: no such folder")
+    corpus = {}
+    if args.corpus_clips is not None:
+        corpus["clips_per_word"] = args.corpus_clips
+    cfg = KwsConfig(data=args.data, task=args.task, model=args.model, encoder=args.encoder,
+                    encoder_params=_encoder_params(args.encoder_param), delays=not args.no_delays,
+                    epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                    ann_epochs=args.ann_epochs, limit=args.limit, device=args.device, corpus=corpus)
+    encoded_shape(cfg.encoder, (1, 3, 40, 101), **cfg.encoder_params)  # validate the encoder early
+    s = train_kws(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    if not s:      # a non-zero rank under torchrun
+        return 0
+    rates = " ".join(f"{r:.3f}" for r in s["firing_per_layer"])
+    print(f"test clips {s['test_clips']}, {len(s['classes'])} classes")
+    print(f"SNN accuracy  float {s['float_accuracy']:.3f}  quantized {s['quantized_accuracy']:.3f}")
+    print(f"ANN twin accuracy   {s['ann_accuracy']:.3f}")
+    print(f"firing (spikes per neuron per step): mean {s['firing_mean']:.4f}; per layer {rates}")
+    print(f"training time {s['train_seconds']:.0f} s (SNN) + {s['ann_seconds']:.0f} s (ANN)")
+    print(f"run folder: {args.out}  (next: spikeport export {args.out})")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from spikeport.export import export_run
+
+    path = export_run(args.run, args.output)
+    print(f"exported {path}")
+    return 0
 
 
 def register(sub) -> None:
     """Add ``train`` and ``export`` to the ``spikeport`` subparsers ``sub``."""
-    s = sub.add_parser("train", help="keyword-spotting training (spikeport train kws ...) [issue #3]")
-    s.add_argument("args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=_pending("train", 3))
-    s = sub.add_parser("export", help="re-export a training run directory [issue #6]")
-    s.add_argument("args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=_pending("export", 6))
+    t = sub.add_parser("train", help="train a spiking network (spikeport train kws ...)")
+    tsub = t.add_subparsers(dest="task_name", metavar="TASK", required=True)
+    s = tsub.add_parser("kws", help="keyword spotting from audio (Speech Commands or the embedded corpus)",
+                        description="Train a keyword-spotting SNN (quantization-aware) and its ANN twin.")
+    s.add_argument("--data", default=None,
+                   help="Speech Commands folder (v0.01 or v0.02 layout); default: the embedded eSpeak corpus")
+    s.add_argument("--task", choices=["12", "all"], default="12",
+                   help="12: yes..go + unknown + silence (default); all: every word its own class")
+    s.add_argument("--model", choices=["conv", "dense"], default="conv")
+    s.add_argument("--encoder", choices=["direct", "rate", "latency", "delta"], default="direct")
+    s.add_argument("--encoder-param", action="append", metavar="NAME=VALUE",
+                   help="encoder parameter, e.g. threshold=0.3 (repeatable)")
+    s.add_argument("--no-delays", action="store_true", help="no learnable axonal delays")
+    s.add_argument("--epochs", type=int, default=12)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--lr", type=float, default=3e-3)
+    s.add_argument("--ann-epochs", type=int, default=15)
+    s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")
+    s.add_argument("--corpus-clips", type=int, default=None,
+                   help="embedded corpus: clips per command word")
+    s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="runs/kws", help="run folder (default runs/kws)")
+    s.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=_cmd_train_kws)
+
+    s = sub.add_parser("export", help="export a training run to netx HDF5 (RUN/model.net)")
+    s.add_argument("run", help="run folder written by 'spikeport train kws'")
+    s.add_argument("-o", "--output", default=None, help="netx file (default RUN/model.net)")
+    s.set_defaults(func=_cmd_export)

@@ -1,16 +1,38 @@
-"""Spiking networks built from lava-dl SLAYER blocks, exportable to netx HDF5.
+"""Spiking networks built from lava-dl SLAYER blocks, exportable to netx HDF5, and
+their ANN twins.
+
+A network is described by a JSON-able *spec* (saved in checkpoints and exported
+metadata) and built from it:
+
+.. code-block:: python
+
+    {"input_shape": [3, 40, 1],    # one timestep's input, (channels, height, width); dense: [n]
+     "input_neuron": True,         # an Input block turns analog current into spikes
+     "neuron": {...},              # CUBA parameters (see CUBA_DEFAULTS)
+     "layers": [{"kind": "conv", "out": 32, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
+                {"kind": "flatten"},
+                {"kind": "dense", "out": 128, "delay": True},
+                {"kind": "dense", "out": 12}]}
 
 One block = synapse + CUBA neuron (+ the one-timestep axonal shift that Loihi's
-synapse adds). Weights pass through :func:`spikeport.export.fixed_point.quantize_weight`
-in every forward pass, so training sees the weights that the chip will hold.
+synapse adds, + an optional learnable axonal delay). Weights pass through
+:func:`spikeport.export.fixed_point.quantize_weight` and analog input through
+:func:`~spikeport.export.fixed_point.quantize_input` in every forward pass, so
+training sees the integers the chip will hold. Only layer kinds that netx 0.6 can
+build are offered (no pooling: strided convolutions instead).
+
+Tensors follow SLAYER: ``(batch, channels, height, width, T)`` for convolutional
+layers and ``(batch, neurons, T)`` for dense ones.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import copy
+from typing import Any, Sequence
 
+import numpy as np
 import torch
 
-from spikeport.export.fixed_point import quantize_weight
+from spikeport.export.fixed_point import quantize_input, quantize_weight
 from spikeport.lava_compat import import_slayer
 
 # Per-step fractions; threshold in units of one (unquantized) weight.
@@ -23,53 +45,238 @@ CUBA_DEFAULTS = {
     "requires_grad": False,
 }
 
+MAX_DELAY = 62  # netx clamps axonal delays above this (lava-dl netx hdf5.py)
+
+LAYER_KINDS = ("conv", "flatten", "dense")
+
 
 def _identity_hook(w: torch.Tensor, descale: bool = False) -> torch.Tensor:
     return w
 
 
-class DenseSNN(torch.nn.Module):
-    """A stack of ``slayer.block.cuba.Dense`` blocks.
+def _pair(v) -> tuple[int, int]:
+    return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
 
-    ``sizes`` = ``[inputs, hidden..., outputs]``. Input spikes ``(batch, inputs, T)``;
-    output spikes ``(batch, outputs, T)``. ``quantized=False`` runs the same network
-    with float weights (for comparing accuracies).
+
+def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length of a convolution along one axis (PyTorch's formula)."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def layer_shapes(spec: dict) -> list[tuple[int, ...]]:
+    """Output shape of every layer of ``spec`` (``(C, H, W)`` or ``(n,)``), input first."""
+    shape = tuple(spec["input_shape"])
+    shapes = [shape]
+    for i, layer in enumerate(spec["layers"]):
+        kind = layer["kind"]
+        if kind == "conv":
+            if len(shape) != 3:
+                raise ValueError(f"layer {i}: conv needs a (C, H, W) input, got {shape}")
+            k, s, p, d = (_pair(layer.get(key, dflt)) for key, dflt in
+                          (("kernel", 3), ("stride", 1), ("padding", 0), ("dilation", 1)))
+            shape = (int(layer["out"]),) + tuple(conv_out(shape[a + 1], k[a], s[a], p[a], d[a]) for a in (0, 1))
+        elif kind == "flatten":
+            shape = (int(np.prod(shape)),)
+        elif kind == "dense":
+            if len(shape) != 1:
+                raise ValueError(f"layer {i}: dense needs a flat input, add a flatten layer (got {shape})")
+            shape = (int(layer["out"]),)
+        else:
+            raise ValueError(f"layer {i}: unknown kind {kind!r} (known: {', '.join(LAYER_KINDS)})")
+        if min(shape) < 1:
+            raise ValueError(f"layer {i}: output shape {shape} is empty")
+        shapes.append(shape)
+    return shapes
+
+
+class SpikingNet(torch.nn.Module):
+    """A feed-forward stack of SLAYER CUBA blocks built from a spec (see module doc).
+
+    ``forward(x)`` takes ``(batch, *input_shape, T)`` (analog current when the spec
+    has an input neuron, spikes otherwise) and returns the output spikes
+    ``(batch, outputs, T)``, or with ``return_all`` the list of every spiking
+    block's output (flatten blocks are skipped: they hold no neurons).
     """
 
-    def __init__(self, sizes: Sequence[int], neuron: dict | None = None, weight_scale: float = 1.0):
+    def __init__(self, spec: dict, weight_scale: float = 1.0):
         super().__init__()
         slayer = import_slayer()
-        if len(sizes) < 2:
-            raise ValueError("DenseSNN needs at least [inputs, outputs]")
-        self.sizes = list(sizes)
-        self.neuron = {**CUBA_DEFAULTS, **(neuron or {})}
-        self.blocks = torch.nn.ModuleList(
-            slayer.block.cuba.Dense(
-                self.neuron, n_in, n_out,
-                weight_scale=weight_scale, pre_hook_fx=quantize_weight,
-            )
-            for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:])
-        )
+        self.spec = copy.deepcopy(spec)
+        self.spec["neuron"] = {**CUBA_DEFAULTS, **spec.get("neuron", {})}
+        shapes = layer_shapes(self.spec)
+        neuron = self.spec["neuron"]
+        blocks = []
+        if self.spec.get("input_neuron", False):
+            # no extra shift: on Loihi the input neurons take a_in in the same step
+            blk = slayer.block.cuba.Input(neuron, delay_shift=False)
+            blk.pre_hook_fx = quantize_input
+            blocks.append(blk)
+        for layer, shape_in in zip(self.spec["layers"], shapes[:-1]):
+            kind = layer["kind"]
+            if kind == "flatten":
+                blocks.append(slayer.block.cuba.Flatten())
+            elif kind == "dense":
+                blocks.append(slayer.block.cuba.Dense(
+                    neuron, shape_in[0], int(layer["out"]), weight_scale=weight_scale,
+                    pre_hook_fx=quantize_weight, delay=bool(layer.get("delay", False))))
+                if blocks[-1].delay is not None:
+                    blocks[-1].delay.max_delay = MAX_DELAY
+            else:
+                blocks.append(slayer.block.cuba.Conv(
+                    neuron, shape_in[0], int(layer["out"]), _pair(layer.get("kernel", 3)),
+                    stride=_pair(layer.get("stride", 1)), padding=_pair(layer.get("padding", 0)),
+                    dilation=_pair(layer.get("dilation", 1)), weight_scale=weight_scale,
+                    pre_hook_fx=quantize_weight))
+        self.blocks = torch.nn.ModuleList(blocks)
         self.quantized = True
 
-    def set_quantized(self, flag: bool) -> "DenseSNN":
-        """Switch weight quantization on (chip weights) or off (float weights)."""
+    @property
+    def spiking_blocks(self) -> list[torch.nn.Module]:
+        """Blocks that hold neurons, in order (what netx calls layers)."""
+        return [b for b in self.blocks if getattr(b, "neuron", None) is not None]
+
+    def set_quantized(self, flag: bool) -> "SpikingNet":
+        """Switch quantization of weights and input on (chip integers) or off (floats)."""
         self.quantized = flag
         for b in self.blocks:
-            b.synapse.pre_hook_fx = quantize_weight if flag else _identity_hook
+            if getattr(b, "synapse", None) is not None:
+                b.synapse.pre_hook_fx = quantize_weight if flag else _identity_hook
+            elif getattr(b, "neuron", None) is not None:
+                b.pre_hook_fx = quantize_input if flag else _identity_hook
         return self
 
-    def forward(self, spikes: torch.Tensor, return_all: bool = False):
-        """Run the network. Returns output spikes ``(batch, outputs, T)``, or the
-        list of every block's spikes when ``return_all``."""
+    def forward(self, x: torch.Tensor, return_all: bool = False):
         outs = []
-        x = spikes
         for b in self.blocks:
             x = b(x)
-            outs.append(x)
+            if getattr(b, "neuron", None) is not None:
+                outs.append(x)
         return outs if return_all else x
 
     @property
     def latency(self) -> int:
-        """Timesteps from an input spike to its earliest effect at the output."""
-        return len(self.blocks)
+        """Timesteps from an input to its earliest effect at the output (one per
+        spiking block, axonal delays not counted)."""
+        return len(self.spiking_blocks)
+
+    def clamp_delays(self) -> None:
+        """Keep learnable delays within [0, MAX_DELAY] (call after optimizer steps)."""
+        for b in self.blocks:
+            if getattr(b, "delay", None) is not None:
+                b.delay.clamp()
+
+
+def dense_spec(sizes: Sequence[int], neuron: dict | None = None, delay: bool = False,
+               input_neuron: bool = False) -> dict:
+    """Spec of an MLP ``sizes = [inputs, hidden..., outputs]`` (delays on hidden layers)."""
+    if len(sizes) < 2:
+        raise ValueError("a dense network needs at least [inputs, outputs]")
+    layers = [{"kind": "dense", "out": int(n), "delay": bool(delay and i < len(sizes) - 2)}
+              for i, n in enumerate(sizes[1:])]
+    return {"input_shape": [int(sizes[0])], "input_neuron": input_neuron,
+            "neuron": dict(neuron or {}), "layers": layers}
+
+
+class DenseSNN(SpikingNet):
+    """A stack of ``slayer.block.cuba.Dense`` blocks, ``sizes = [inputs, hidden..., outputs]``.
+
+    Input spikes ``(batch, inputs, T)``; output spikes ``(batch, outputs, T)``.
+    """
+
+    def __init__(self, sizes: Sequence[int], neuron: dict | None = None, weight_scale: float = 1.0):
+        super().__init__(dense_spec(sizes, neuron), weight_scale=weight_scale)
+        self.sizes = list(sizes)
+
+
+def kws_spec(model: str, input_channels: int = 3, bands: int = 40, classes: int = 12,
+             direct: bool = True, neuron: dict | None = None, delays: bool = True) -> dict:
+    """The keyword-spotting networks.
+
+    ``conv``: after Zimmer et al.'s convolutional SNN (3 spiking conv layers of 64
+    channels), adapted to what netx and Loihi run: convolutions slide over frequency
+    only (time is carried by the neurons' state and by axonal delays, since netx has
+    no temporal convolution), stride 2 replaces pooling, and the readout is a spiking
+    dense layer whose spike counts are the class scores.
+    ``dense``: an MLP on the flattened frame.
+    ``direct`` adds an input neuron layer that turns analog features into spikes.
+    """
+    if model == "conv":
+        layers = [
+            {"kind": "conv", "out": 32, "kernel": [3, 1], "stride": [1, 1], "padding": [1, 0]},
+            {"kind": "conv", "out": 64, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
+            {"kind": "conv", "out": 64, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
+            {"kind": "flatten"},
+            {"kind": "dense", "out": 128, "delay": delays},
+            {"kind": "dense", "out": classes},
+        ]
+        return {"input_shape": [input_channels, bands, 1], "input_neuron": direct,
+                "neuron": dict(neuron or {}), "layers": layers}
+    if model == "dense":
+        spec = dense_spec([input_channels * bands, 256, 128, classes], neuron, delay=delays,
+                          input_neuron=direct)
+        return spec
+    raise ValueError(f"unknown model {model!r} (known: conv, dense)")
+
+
+class AnnTwin(torch.nn.Module):
+    """The SNN's topology with ReLU units instead of spiking neurons.
+
+    It runs frame by frame, like the SNN runs timestep by timestep, and its readout
+    is the mean over time of the last layer (Zimmer et al.'s readout), so both see
+    the same input stream. ``forward(x)``: ``(batch, *input_shape, T)`` float ->
+    logits ``(batch, classes)``.
+    """
+
+    def __init__(self, spec: dict):
+        super().__init__()
+        self.spec = copy.deepcopy(spec)
+        shapes = layer_shapes(spec)
+        mods: list[torch.nn.Module] = []
+        n = len(spec["layers"])
+        for i, (layer, shape_in) in enumerate(zip(spec["layers"], shapes[:-1])):
+            kind = layer["kind"]
+            if kind == "flatten":
+                mods.append(torch.nn.Flatten())
+                continue
+            if kind == "dense":
+                mods.append(torch.nn.Linear(shape_in[0], int(layer["out"])))
+            else:
+                mods.append(torch.nn.Conv2d(
+                    shape_in[0], int(layer["out"]), _pair(layer.get("kernel", 3)),
+                    stride=_pair(layer.get("stride", 1)), padding=_pair(layer.get("padding", 0)),
+                    dilation=_pair(layer.get("dilation", 1))))
+            if i < n - 1:
+                mods.append(torch.nn.ReLU())
+        self.net = torch.nn.Sequential(*mods)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t = x.shape[0], x.shape[-1]
+        frames = x.movedim(-1, 1).reshape((b * t,) + tuple(x.shape[1:-1]))
+        y = self.net(frames)
+        return y.reshape(b, t, -1).mean(1)
+
+    def description(self, frames: int, accuracy: dict[str, float] | None = None) -> dict[str, Any]:
+        """The ``spikeport-ann/1`` description the hw stage counts MACs from.
+
+        Every layer runs once per frame (``frames`` frames per inference); the mean
+        over time after the last layer is ``frames * classes`` additions, not MACs.
+        """
+        shapes = layer_shapes(self.spec)
+        layers = []
+        for i, (layer, sin, sout) in enumerate(zip(self.spec["layers"], shapes[:-1], shapes[1:])):
+            name = f"{layer['kind']}{i}"
+            if layer["kind"] == "conv":
+                layers.append({
+                    "name": name, "kind": "conv", "in_shape": list(sin), "out_shape": list(sout),
+                    "kernel": list(_pair(layer.get("kernel", 3))), "stride": list(_pair(layer.get("stride", 1))),
+                    "padding": list(_pair(layer.get("padding", 0))),
+                    "dilation": list(_pair(layer.get("dilation", 1))), "groups": 1, "bias": True,
+                    "per_frame": True})
+            elif layer["kind"] == "dense":
+                layers.append({"name": name, "kind": "dense", "in_features": sin[0], "out_features": sout[0],
+                               "bias": True, "per_frame": True})
+        desc = {"format": "spikeport-ann/1", "frames": int(frames),
+                "input_shape": list(self.spec["input_shape"]), "layers": layers}
+        if accuracy:
+            desc["accuracy"] = dict(accuracy)
+        return desc

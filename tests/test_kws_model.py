@@ -1,0 +1,79 @@
+"""Keyword-spotting models: SLAYER forward == Lava fixed_pt == fast backend, every
+spike of every layer, for the conv (direct input) and dense (spike input) nets."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spikeport.export import from_netx_layer, to_netx_input, write_netx
+from spikeport.train.kws import build_snn, spike_penalty
+from spikeport.train.models import AnnTwin, kws_spec, layer_shapes
+
+
+def _random_net(spec, seed):
+    torch.manual_seed(seed)
+    net = build_snn(spec)
+    with torch.no_grad():
+        for b in net.blocks:
+            if getattr(b, "synapse", None) is not None:
+                b.synapse.weight.mul_(3.0)
+            if getattr(b, "delay", None) is not None:
+                b.delay.delay.copy_(torch.randint(0, 6, b.delay.delay.shape).float() + 0.4)
+    return net
+
+
+def _layers_of(net, x):
+    with torch.no_grad():
+        return [o.numpy() for o in net(torch.as_tensor(x), return_all=True)]
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("model,direct", [("conv", True), ("dense", False)])
+def test_kws_net_slayer_lava_fast_agree(model, direct, tmp_path):
+    from spikeport.sim import load_network, run_fast_batch, run_lava
+
+    spec = kws_spec(model, input_channels=3 if direct else 6, bands=12, classes=5, direct=direct)
+    net = _random_net(spec, seed=1)
+    rng = np.random.default_rng(0)
+    steps = 14
+    shape = (1,) + tuple(spec["input_shape"]) + (steps,)
+    x = (rng.normal(size=shape) * 2).astype(np.float32) if direct else \
+        (rng.random(shape) < 0.3).astype(np.float32)
+    expected = _layers_of(net, x)
+    path = tmp_path / "net.net"
+    write_netx(net.blocks, path)
+    xin = to_netx_input(x, analog=direct)
+    lava = run_lava(path, xin[0], all_layers=True)
+    fast = run_fast_batch(load_network(path), xin, all_layers=True)
+    assert len(lava) == len(fast) == len(expected)
+    active = 0
+    for i, (e, l, f) in enumerate(zip(expected, lava, fast)):
+        l = from_netx_layer(l[None])
+        f = from_netx_layer(f)
+        assert l.shape == e.shape == f.shape, i
+        np.testing.assert_array_equal(l, e, err_msg=f"layer {i}: SLAYER vs Lava")
+        np.testing.assert_array_equal(f, e, err_msg=f"layer {i}: fast vs SLAYER")
+        active += int(e.sum() > 0)
+    assert active == len(expected), "every layer must spike for the comparison to mean something"
+
+
+def test_layer_shapes_and_ann_description():
+    spec = kws_spec("conv")
+    shapes = layer_shapes(spec)
+    assert shapes == [(3, 40, 1), (32, 40, 1), (64, 20, 1), (64, 10, 1), (640,), (128,), (12,)]
+    desc = AnnTwin(spec).description(frames=101)
+    assert desc["format"] == "spikeport-ann/1" and desc["frames"] == 101
+    kinds = [(l["kind"], l.get("out_shape", l.get("out_features"))) for l in desc["layers"]]
+    assert kinds == [("conv", [32, 40, 1]), ("conv", [64, 20, 1]), ("conv", [64, 10, 1]),
+                     ("dense", 128), ("dense", 12)]
+    x = torch.randn(2, 3, 40, 1, 7)
+    assert AnnTwin(spec)(x).shape == (2, 12)
+
+
+def test_spike_penalty_hand_value():
+    # hidden layers l = 1, 2 of L = 2: 1/2 * mean(S^2)/2 + 2/2 * mean(S^2)/2
+    s1 = torch.tensor([[[1.0, 0.0], [0.0, 0.0]]])      # mean 1/4
+    s2 = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])      # mean 3/4
+    out = torch.ones(1, 3, 2)                          # the output layer is not penalised
+    assert float(spike_penalty([s1, s2, out])) == pytest.approx(0.5 * 0.25 / 2 + 1.0 * 0.75 / 2)
