@@ -1,1 +1,18 @@
-"""spikeport.hw"""
+"""spikeport.hw: chip profiles, resource mapping onto Loihi, and SNN-vs-ANN energy reports.
+
+``load_profile`` (built-in ``loihi1``/``loihi2`` or a TOML/JSON file), ``map_network``
+(cores per layer and exceeded limits), ``snn_energy`` / ``ann_energy`` (pJ per
+inference), ``write_report`` (energy.json, report.md, report.html, PNG plots).
+"""
+from spikeport.hw.activity import activity_from_spikes, count_activity, load_activity, validate_activity
+from spikeport.hw.energy import ann_energy, ann_layers, latency, ops_proxy, snn_energy, topology_ann
+from spikeport.hw.mapping import Mapping, format_mapping, map_network
+from spikeport.hw.profiles import ChipProfile, load_profile, profile_from_dict
+from spikeport.hw.report import write_report
+from spikeport.hw.topology import read_topology
+
+__all__ = [
+    "ChipProfile", "load_profile", "profile_from_dict", "read_topology", "Mapping", "map_network",
+    "format_mapping", "activity_from_spikes", "count_activity", "load_activity", "validate_activity",
+    "snn_energy", "ops_proxy", "latency", "ann_energy", "ann_layers", "topology_ann", "write_report",
+]

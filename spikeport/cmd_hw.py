@@ -1,22 +1,136 @@
-"""Subcommands of the hw stage: ``spikeport hw map`` and ``spikeport report``."""
+"""Subcommands of the hw stage: ``spikeport hw map``, ``spikeport hw profile`` and
+``spikeport report``."""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from spikeport.errors import SpikeportError
 
+CHIP_HELP = "chip: loihi1, loihi2 or a profile file (.toml/.json); default loihi2"
 
-def _pending(what: str):
-    def run(args: argparse.Namespace) -> int:
-        raise SpikeportError(f"'spikeport {what}' is not built yet: it arrives with issue #5")
-    return run
+
+def _net(path: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise SpikeportError(f"{p}: no such network file")
+    return p
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    from spikeport.atomic import atomic_path
+    from spikeport.hw.mapping import format_mapping, map_network
+    from spikeport.hw.profiles import load_profile
+
+    mp = map_network(_net(args.net), load_profile(args.chip))
+    print(format_mapping(mp))
+    if args.json:
+        with atomic_path(args.json) as tmp:
+            tmp.write_text(json.dumps(mp.to_json(), indent=1) + "\n")
+    return 0 if mp.fits else 1
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from spikeport.hw.profiles import load_profile
+
+    p = load_profile(args.chip)
+    print(f"{p.name}: {p.description}")
+    for section, figs in (("energy", p.energy), ("time", p.time), ("limits", p.limits)):
+        for k, f in figs.items():
+            src = f"  [{f.source}]" if f.source else ""
+            note = f"  ({f.note})" if f.note else ""
+            print(f"  {section}.{k:<32} {f.text():<18}{note}{src}")
+    for n in p.notes:
+        print(f"note: {n}")
+    if p.energy_stand_in:
+        print(f"energy stand-in: {p.energy_stand_in}")
+    return 0
+
+
+def _load_ann(path: str) -> dict:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "ann.json"
+    elif p.suffix != ".json":
+        p = p.with_name("ann.json")
+    try:
+        with open(p) as f:
+            return json.load(f)
+    except OSError as e:
+        raise SpikeportError(f"{p}: cannot read the ANN description ({e.strerror})") from None
+    except json.JSONDecodeError as e:
+        raise SpikeportError(f"{p}: not valid JSON ({e})") from None
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from spikeport.hw.activity import count_activity, load_activity
+    from spikeport.hw.profiles import load_profile
+    from spikeport.hw.report import write_report
+
+    net = _net(args.net)
+    profile = load_profile(args.chip)
+    if args.data is not None:
+        raise SpikeportError("--data (dataset evaluation) is not built yet: pass --input X.npy "
+                             "or --activity COUNTS.json")
+    if args.input is None and args.activity is None:
+        raise SpikeportError("give --input X.npy (arrays (inputs..., T) or (batch, inputs..., T)) "
+                             "or --activity COUNTS.json")
+    ann = _load_ann(args.ann) if args.ann else None
+    if ann is not None:
+        from spikeport.hw.energy import ann_layers
+
+        ann_layers(ann, args.ann)   # a bad description fails before the simulation runs
+    raster = None
+    if args.activity is not None:
+        activity = load_activity(args.activity)
+    else:
+        try:
+            x = np.load(args.input)
+        except (OSError, ValueError) as e:
+            raise SpikeportError(f"{args.input}: cannot read as a .npy array ({e})") from None
+        if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
+            raise SpikeportError(f"{args.input}: not a numeric array ({x.dtype})")
+        try:
+            activity, raster = count_activity(net, x, backend=args.backend, batch_size=args.batch_size,
+                                              progress=not args.quiet, raster_sample=0)
+        except SpikeportError as e:
+            raise SpikeportError(f"{args.input}: {e}") from None
+    doc = write_report(args.output, net, activity, profile, ann=ann, raster=raster, step_seconds=args.step_seconds)
+    print(json.dumps({"report": str(Path(args.output) / "report.html"), "fits": doc["mapping"]["fits"],
+                      "headline": doc["headline"]["text"]}))
+    return 0
 
 
 def register(sub) -> None:
     """Add ``hw`` and ``report`` to the ``spikeport`` subparsers ``sub``."""
-    s = sub.add_parser("hw", help="Loihi resource mapping (spikeport hw map ...) [issue #5]")
-    s.add_argument("args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=_pending("hw"))
-    s = sub.add_parser("report", help="the SNN-vs-ANN energy report [issue #5]")
-    s.add_argument("args", nargs=argparse.REMAINDER)
-    s.set_defaults(func=_pending("report"))
+    s = sub.add_parser("hw", help="Loihi resource mapping and chip profiles (spikeport hw map NET.net)")
+    hw = s.add_subparsers(dest="hw_command", metavar="HW_COMMAND", required=True)
+    m = hw.add_parser("map", help="per-layer neurons, synapses, cores and exceeded limits of a netx network "
+                                  "(exit status 1 when it does not fit)")
+    m.add_argument("net", help="netx HDF5 network file")
+    m.add_argument("--chip", default="loihi2", help=CHIP_HELP)
+    m.add_argument("--json", help="also write the mapping as JSON to this file")
+    m.set_defaults(func=_cmd_map)
+    p = hw.add_parser("profile", help="a chip profile's figures and their sources")
+    p.add_argument("chip", nargs="?", default="loihi2", help=CHIP_HELP)
+    p.set_defaults(func=_cmd_profile)
+
+    s = sub.add_parser("report", help="the SNN-vs-ANN energy report (HTML, Markdown, JSON, PNG)")
+    s.add_argument("net", help="netx HDF5 network file")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--input", help=".npy input, (inputs..., T) or (batch, inputs..., T)")
+    src.add_argument("--activity", help="activity counts JSON (spikeport-activity/1) measured earlier")
+    src.add_argument("--data", help="dataset folder (not built yet)")
+    s.add_argument("--ann", help="the ANN twin: ann.json, its folder, or ann.pt beside it")
+    s.add_argument("--chip", default="loihi2", help=CHIP_HELP)
+    s.add_argument("--backend", choices=["fast", "lava"], default="fast",
+                   help="simulator that runs --input to count activity (default fast; both are bit-exact)")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--step-seconds", type=float, default=None,
+                   help="real time per timestep (s), for the N-DNS power proxy in ops/s")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.set_defaults(func=_cmd_report)

@@ -20,11 +20,6 @@ def test_console_script_lists_every_subcommand():
         assert f"    {name} " in r.stdout
 
 
-@pytest.mark.parametrize("cmd,issue", [("train", 3), ("eval", 4), ("hw", 5), ("report", 5), ("export", 6)])
-def test_pending_subcommands_name_their_issue(cmd, issue, capsys):
-    assert main([cmd, "anything"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("spikeport: error:") and f"issue #{issue}" in err and "\n" not in err
 
 
 def test_sim_missing_network(tmp_path, capsys):

@@ -35,6 +35,9 @@ from spikeport.train.models import AnnTwin, SpikingNet, kws_spec
 
 log = logging.getLogger("spikeport.train")
 
+# z-scored features x 4 into input neurons of threshold 5 (see models.kws_spec)
+DIRECT_SCALE = 4.0
+
 
 def default_cache_dir() -> Path:
     """Where the embedded corpus and feature caches live (``$SPIKEPORT_CACHE`` or
@@ -56,7 +59,9 @@ class KwsConfig:
     batch_size: int = 32
     lr: float = 3e-3
     penalty: float = 0.1                # spike-count penalty weight (Zimmer et al.: 0.1)
-    true_rate: float = 0.25             # target output firing (spikes per step), true class
+    loss: str = "ce"                    # "ce": cross-entropy on output rates x ce_gain; "rate": MSE to target rates
+    ce_gain: float = 10.0               # logits = output spikes per step x ce_gain
+    true_rate: float = 0.25             # "rate" loss: target output firing (spikes per step), true class
     false_rate: float = 0.02            # ... other classes
     ann_epochs: int = 15
     seed: int = 0
@@ -79,11 +84,13 @@ class KwsConfig:
 def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """Features and labels of the train/validation/test splits.
 
-    Returns ``{"root", "classes", "params", "<split>": (features (clips, 3, bands,
-    frames) float32, labels (clips,) int64)}``.
+    Features are z-scored per (channel, band) with the training split's statistics
+    (``"norm"``, which the exported model carries). Returns ``{"root", "classes",
+    "params", "norm", "<split>": (features (clips, 3, bands, frames) float32,
+    labels (clips,) int64)}``.
     """
     from spikeport.train.corpus import build_corpus
-    from spikeport.train.features import FeatureParams, compute_features
+    from spikeport.train.features import FeatureParams, band_stats, compute_features, normalize
     from spikeport.train.speech_commands import load_split
 
     cache_dir = Path(cache_dir or default_cache_dir())
@@ -99,7 +106,9 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
             pick = np.sort(np.random.default_rng(cfg.seed).choice(len(s.clips), cfg.limit, replace=False))
             s = dataclasses.replace(s, clips=[s.clips[i] for i in pick])
         feats, labels, _ = compute_features(s, params, cache_dir=cache_dir / "features", progress=progress)
-        out[split] = (feats, np.asarray(labels, dtype=np.int64))
+        if split == "train":
+            out["norm"] = band_stats(feats)
+        out[split] = (normalize(feats, out["norm"]), np.asarray(labels, dtype=np.int64))
         out["classes"] = list(s.classes)
     return out
 
@@ -110,6 +119,8 @@ def encode_batch(cfg: KwsConfig, feats: np.ndarray, seed: int) -> torch.Tensor:
     params = dict(cfg.encoder_params)
     if cfg.encoder in ("rate", "latency"):
         params.setdefault("seed", seed)
+    if cfg.encoder == "direct":
+        params.setdefault("scale", DIRECT_SCALE)
     x = encoders.encode(cfg.encoder, feats, **params)
     x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     if cfg.model == "conv":
@@ -126,13 +137,15 @@ def model_spec(cfg: KwsConfig, channels: int, bands: int, classes: int) -> dict:
 # ---------------------------------------------------------------------------------- the model
 
 
-def build_snn(spec: dict, example: torch.Tensor | None = None) -> SpikingNet:
+def build_snn(spec: dict, seed: int | None = None) -> SpikingNet:
     """A SpikingNet for ``spec`` with its lazily-shaped state (neuron shapes, delays)
-    initialised by one forward pass of zeros, so that a state dict can be loaded."""
+    initialised by one forward pass of zeros, so that a state dict can be loaded;
+    with ``seed``, a fresh network: delays spread as the spec says."""
     net = SpikingNet(spec)
-    shape = tuple(spec["input_shape"])
     with torch.no_grad():
-        net(torch.zeros((1,) + shape + (2,)) if example is None else example[:1])
+        net(torch.zeros((1,) + tuple(spec["input_shape"]) + (2,)))
+    if seed is not None:
+        net.init_delays(seed)
     return net
 
 
@@ -268,7 +281,7 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     classes = data["classes"]
     spec = model_spec(cfg, channels=xtr.shape[1], bands=xtr.shape[2], classes=len(classes))
     example = encode_batch(cfg, xtr[:1], cfg.seed)
-    net = build_snn(spec, example).to(device)
+    net = build_snn(spec, seed=cfg.seed).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
     history: list[dict] = []
@@ -301,7 +314,10 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
             x = encode_batch(cfg, xtr[idx], cfg.seed * 100003 + epoch * 1009 + i).to(device)
             y = yt[idx].to(device)
             outs = model(x, return_all=True)
-            loss = rate_loss(outs[-1], y, cfg.true_rate, cfg.false_rate)
+            if cfg.loss == "ce":
+                loss = F.cross_entropy(outs[-1].flatten(1, -2).mean(-1) * cfg.ce_gain, y)
+            else:
+                loss = rate_loss(outs[-1], y, cfg.true_rate, cfg.false_rate)
             pen = spike_penalty(outs)
             total = loss + cfg.penalty * pen
             opt.zero_grad()
@@ -354,7 +370,7 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     steps = int(example.shape[-1])
     meta = {
         "task": "kws", "classes": classes, "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
-        "features": dataclasses.asdict(data["params"]), "encoder": {"name": cfg.encoder, **cfg.encoder_params},
+        "features": dataclasses.asdict(data["params"]), "norm": data["norm"], "encoder": {"name": cfg.encoder, **cfg.encoder_params},
         "frames": frames, "timesteps": steps, "model": cfg.model, "latency": net.latency,
         "readout": "class = output neuron with the most spikes over the timesteps",
         "accuracy": {"float": test_f["accuracy"], "quantized": test_q["accuracy"]},

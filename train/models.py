@@ -98,8 +98,9 @@ class SpikingNet(torch.nn.Module):
     block's output (flatten blocks are skipped: they hold no neurons).
     """
 
-    def __init__(self, spec: dict, weight_scale: float = 1.0):
+    def __init__(self, spec: dict, weight_scale: float | None = None):
         super().__init__()
+        weight_scale = spec.get("weight_scale", 1.0) if weight_scale is None else weight_scale
         slayer = import_slayer()
         self.spec = copy.deepcopy(spec)
         self.spec["neuron"] = {**CUBA_DEFAULTS, **spec.get("neuron", {})}
@@ -159,6 +160,22 @@ class SpikingNet(torch.nn.Module):
         spiking block, axonal delays not counted)."""
         return len(self.spiking_blocks)
 
+    def init_delays(self, seed: int = 0) -> None:
+        """Spread learnable delays uniformly over ``[0, delay_init)`` timesteps (the
+        layer spec's ``delay_init``), so that the next layer sees its inputs at many
+        lags from the start (like a dilated temporal kernel). Needs one forward pass
+        first: SLAYER shapes delays lazily."""
+        gen = torch.Generator().manual_seed(seed)
+        dense = [b for b in self.blocks if hasattr(b, "delay") and hasattr(b, "synapse")]
+        specs = [l for l in self.spec["layers"] if l["kind"] != "flatten"]
+        for b, layer in zip(dense, specs):
+            if b.delay is not None and layer.get("delay_init", 0) > 0:
+                if not b.delay.init:
+                    raise RuntimeError("init_delays needs one forward pass first")
+                d = torch.randint(0, int(layer["delay_init"]), b.delay.delay.shape, generator=gen)
+                with torch.no_grad():
+                    b.delay.delay.copy_(d.float() + 0.5)
+
     def clamp_delays(self) -> None:
         """Keep learnable delays within [0, MAX_DELAY] (call after optimizer steps)."""
         for b in self.blocks:
@@ -200,21 +217,26 @@ def kws_spec(model: str, input_channels: int = 3, bands: int = 40, classes: int 
     ``dense``: an MLP on the flattened frame.
     ``direct`` adds an input neuron layer that turns analog features into spikes.
     """
+    # Weights live on a fixed grid of 2/64 (8-bit mantissa): a threshold of 5 and
+    # initial weights 4x SLAYER's default keep small weights off zero.
+    neuron = {"threshold": 5.0, **(neuron or {})}
     if model == "conv":
         layers = [
             {"kind": "conv", "out": 32, "kernel": [3, 1], "stride": [1, 1], "padding": [1, 0]},
             {"kind": "conv", "out": 64, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
             {"kind": "conv", "out": 64, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
             {"kind": "flatten"},
-            {"kind": "dense", "out": 128, "delay": delays},
+            {"kind": "dense", "out": 128, "delay": delays, "delay_init": 32 if delays else 0},
             {"kind": "dense", "out": classes},
         ]
         return {"input_shape": [input_channels, bands, 1], "input_neuron": direct,
-                "neuron": dict(neuron or {}), "layers": layers}
+                "neuron": neuron, "weight_scale": 4.0, "layers": layers}
     if model == "dense":
         spec = dense_spec([input_channels * bands, 256, 128, classes], neuron, delay=delays,
                           input_neuron=direct)
-        return spec
+        for layer in spec["layers"]:
+            layer["delay_init"] = 32 if layer["delay"] else 0
+        return dict(spec, weight_scale=4.0)
     raise ValueError(f"unknown model {model!r} (known: conv, dense)")
 
 

@@ -1,0 +1,282 @@
+"""The structure of a netx HDF5 network, read with h5py (any lava-dl export, CUBA or
+sigma-delta, without building Lava processes).
+
+Layers are listed as netx instantiates them: an ``input`` layer with neurons, ``dense``
+and ``conv`` layers are compute layers (Lava blocks, in order: the activity counts of the
+sim stage use the same order); ``flatten`` and an ``input`` layer without neurons only
+shape what follows; other types (``average``, ``pool``, ...) netx 0.6 cannot load.
+
+Shapes are as stored in the file: channel-first ``(C, H, W)`` for conv layers, ``(n,)``
+(or ``(n, 1, 1)``) for dense ones. Neuron order inside a layer does not matter here:
+only counts and per-neuron extremes are derived.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikeport.errors import SpikeportError
+
+COMPUTE_KINDS = ("input", "dense", "delay_dense", "conv")
+NETX_CANNOT_LOAD = ("pool", "convT", "unpool", "average", "concat")   # netx 0.6 raises NotImplementedError
+
+
+@dataclass
+class LayerTopology:
+    """One layer of a netx file.
+
+    ``synapses``: nonzero weights (with the real conv geometry); ``weight_positions``:
+    multiply-accumulates a dense ANN would do per timestep for this synapse
+    (in·out, or out_C·out_H·out_W·in_C/groups·kh·kw); ``fan_in``: most nonzero synapses
+    onto one neuron; ``fan_out``: most nonzero synapses from one source neuron into this
+    layer; ``weight_bits``: bits of the weight mantissa after the shared power-of-two
+    exponent is factored out, sign included for mixed-sign weights.
+    """
+
+    h5_index: int
+    kind: str                          # input | dense | delay_dense | conv | flatten | <other file type>
+    shape: tuple[int, ...]
+    neurons: int
+    compute: bool                      # a Lava block (has neurons)
+    neuron_type: str | None = None     # CUBA | LOIHI | SDNN | ...
+    in_shape: tuple[int, ...] | None = None
+    in_neurons: int = 0
+    synapses: int = 0
+    weight_positions: int = 0
+    weights: int = 0                   # stored weight parameters (a conv kernel counted once)
+    fan_in: int = 0
+    fan_out: int = 0
+    weight_bits: int = 0
+    max_delay: int = 0
+    delay_bits: int = 0
+    du: int | None = None              # file iDecay
+    dv: int | None = None              # file vDecay
+    vth: int | None = None             # file vThMant
+    payload_bits: int = 0              # graded-spike message bits (0: binary)
+    conv: dict | None = None           # kernel, stride, padding, dilation, groups (file (H, W) order)
+    source_shape: tuple[int, ...] | None = None   # file shape of the layer whose outputs feed the synapse
+    notes: list[str] = field(default_factory=list)
+    dense_weight: np.ndarray | None = field(default=None, repr=False)   # (out, in) for dense layers
+    fanout: np.ndarray | None = field(default=None, repr=False)         # (in,) file (C, H, W) order
+
+    @property
+    def netx_shape(self) -> tuple[int, ...]:
+        """The neuron shape as netx/Lava see it: ``(n,)`` for dense, reversed (``(x, y, c)``) otherwise."""
+        if self.kind in ("dense", "delay_dense"):
+            return (self.neurons,)
+        return tuple(reversed(self.shape))
+
+    @property
+    def name(self) -> str:
+        return f"layer{self.h5_index}"
+
+    def describe(self) -> str:
+        """A short label such as ``dense 64->128`` or ``conv 3x33x100->24x16x49``."""
+        shape = "x".join(str(s) for s in self.shape)
+        if self.kind in ("dense", "delay_dense"):
+            shape = str(self.neurons)
+        if self.kind == "input":
+            return f"input {shape}"
+        if self.in_shape is None:
+            return f"{self.kind} {shape}"
+        return f"{self.kind} {'x'.join(str(s) for s in self.in_shape)}->{shape}"
+
+    def to_json(self) -> dict:
+        return {"h5_index": self.h5_index, "name": self.name, "kind": self.kind, "shape": list(self.shape),
+                "neurons": self.neurons, "neuron_type": self.neuron_type,
+                "in_shape": None if self.in_shape is None else list(self.in_shape),
+                "synapses": self.synapses, "weight_positions": self.weight_positions, "weights": self.weights,
+                "fan_in": self.fan_in, "fan_out": self.fan_out, "weight_bits": self.weight_bits,
+                "max_delay": self.max_delay, "payload_bits": self.payload_bits,
+                "du": self.du, "dv": self.dv, "vth": self.vth, "conv": self.conv, "notes": self.notes}
+
+
+def weight_bits(w: np.ndarray) -> int:
+    """Bits of the integer weights' mantissa once their common power-of-two factor is
+    taken out as a shared exponent (Loihi's weight format); sign bit included when
+    the weights have both signs. 0 for an all-zero array."""
+    w = np.asarray(w).astype(np.int64)
+    nz = w[w != 0]
+    if nz.size == 0:
+        return 0
+    shift = 0
+    while shift < 62 and np.all(nz % (1 << (shift + 1)) == 0):
+        shift += 1
+    m = nz >> shift
+    hi, lo = int(m.max()), int(m.min())
+    if lo < 0 < hi:
+        return max(hi.bit_length(), (-lo - 1).bit_length()) + 1
+    return max(abs(hi), abs(lo)).bit_length()
+
+
+def _scalar(ds) -> int | float:
+    v = np.asarray(ds[()])
+    return v.reshape(-1)[0].item()
+
+
+def _text(ds) -> str:
+    v = np.asarray(ds[()]).reshape(-1)[0]
+    return v.decode("ascii") if isinstance(v, bytes) else str(v)
+
+
+def _neuron(group, layer: LayerTopology) -> None:
+    if "neuron" not in group:
+        layer.neuron_type = None
+        layer.notes.append("no neuron group: netx's default non-leaky integrator")
+        return
+    n = group["neuron"]
+    layer.neuron_type = _text(n["type"])
+    for attr, key in (("du", "iDecay"), ("dv", "vDecay"), ("vth", "vThMant")):
+        if key in n:
+            setattr(layer, attr, int(_scalar(n[key])))
+    if "messageBits" in n:
+        layer.payload_bits = int(_scalar(n["messageBits"]))
+    elif layer.neuron_type == "SDNN":
+        layer.payload_bits = 16   # netx's default for sigma-delta neurons
+    elif "gradedSpike" in n and bool(_scalar(n["gradedSpike"])):
+        layer.notes.append("graded spikes without messageBits")
+
+
+def _dense(group, layer: LayerTopology, in_neurons: int) -> None:
+    w = np.asarray(group["weight"][()]).astype(np.int64)   # netx casts to int the same way
+    out = layer.neurons
+    if w.ndim == 1:
+        w = w.reshape(out, -1)
+    if w.shape[0] != out:
+        raise SpikeportError(f"{layer.name}: weight rows {w.shape[0]} != {out} neurons")
+    if in_neurons and w.shape[1] != in_neurons:
+        raise SpikeportError(f"{layer.name}: weight has {w.shape[1]} inputs, the layer before has {in_neurons} neurons")
+    nz = w != 0
+    layer.in_neurons = int(w.shape[1])
+    layer.in_shape = (layer.in_neurons,)
+    layer.synapses = int(nz.sum())
+    layer.weight_positions = layer.weights = int(w.size)
+    layer.fan_in = int(nz.sum(axis=1).max(initial=0))
+    layer.fanout = nz.sum(axis=0).astype(np.int64)
+    layer.fan_out = int(layer.fanout.max(initial=0))
+    layer.weight_bits = weight_bits(w)
+    layer.dense_weight = w
+    if "delay" in group:
+        d = np.asarray(group["delay"][()], dtype=np.float64)
+        layer.kind = "delay_dense"
+        layer.max_delay = int(np.max(d)) if d.size else 0
+        layer.delay_bits = max(1, int(np.ceil(np.log2(layer.max_delay + 1)))) if layer.max_delay > 0 else 0
+
+
+def _pair(v) -> tuple[int, int]:
+    a = np.asarray(v).reshape(-1)
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
+def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
+    import torch
+
+    w = np.asarray(group["weight"][()])
+    w = w.reshape(w.shape[:4]).astype(np.int64)          # (out, in/groups, kH, kW)
+    if len(in_shape) != 3:
+        raise SpikeportError(f"{layer.name}: conv input shape {in_shape} is not (C, H, W)")
+    stride, padding, dilation = (_pair(group[k][()]) if k in group else (1, 1) if k != "padding" else (0, 0)
+                                 for k in ("stride", "padding", "dilation"))
+    groups = int(_scalar(group["groups"])) if "groups" in group else 1
+    mask = torch.from_numpy((w != 0).astype(np.float64))
+    x = torch.ones((1,) + tuple(in_shape), dtype=torch.float64, requires_grad=True)
+    try:
+        fan_in = torch.nn.functional.conv2d(x, mask, stride=stride, padding=padding, dilation=dilation,
+                                            groups=groups)
+    except RuntimeError as e:
+        raise SpikeportError(f"{layer.name}: conv geometry does not fit its input {in_shape} "
+                             f"({str(e).splitlines()[0]})") from None
+    if tuple(fan_in.shape[1:]) != tuple(layer.shape):
+        raise SpikeportError(f"{layer.name}: conv of input {in_shape} gives {tuple(fan_in.shape[1:])}, "
+                             f"the file says {tuple(layer.shape)}")
+    fan_in.sum().backward()
+    out_c, _, kh, kw = w.shape
+    layer.in_shape = tuple(int(s) for s in in_shape)
+    layer.in_neurons = int(np.prod(in_shape))
+    fan_in = fan_in.detach()
+    layer.synapses = int(round(float(fan_in.sum())))
+    layer.fan_in = int(round(float(fan_in.max())))
+    layer.fanout = np.rint(x.grad[0].numpy()).astype(np.int64).reshape(-1)
+    layer.fan_out = int(layer.fanout.max(initial=0))
+    layer.weights = int(w.size)
+    layer.weight_positions = int(np.prod(layer.shape)) * (in_shape[0] // groups) * kh * kw
+    layer.weight_bits = weight_bits(w)
+    layer.conv = {"kernel": [kh, kw], "stride": list(stride), "padding": list(padding),
+                  "dilation": list(dilation), "groups": groups}
+    if "delay" in group:
+        layer.notes.append("conv delays are ignored by netx 0.6")
+
+
+def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
+    """Every layer of the netx file ``net_path``, in file order (see module doc)."""
+    import h5py
+
+    try:
+        h = h5py.File(net_path, "r")
+    except (OSError, ValueError) as e:
+        raise SpikeportError(f"{net_path}: cannot read as a netx HDF5 file ({e})") from None
+    with h:
+        if "layer" not in h:
+            raise SpikeportError(f"{net_path}: no 'layer' group: not a netx network file")
+        group = h["layer"]
+        try:
+            indices = sorted(int(k) for k in group.keys())
+        except ValueError:
+            raise SpikeportError(f"{net_path}: layer names {list(group.keys())} are not 0, 1, 2, ...") from None
+        layers: list[LayerTopology] = []
+        prev_shape: tuple[int, ...] | None = None    # input shape of the next synapse (flattened by flatten)
+        src_shape: tuple[int, ...] | None = None     # file shape of the layer producing the next synapse's input
+        for i in indices:
+            g = group[str(i)]
+            try:
+                kind = _text(g["type"])
+                shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1))
+            except KeyError as e:
+                raise SpikeportError(f"{net_path}: layer {i} lacks {e}") from None
+            neurons = int(np.prod(shape))
+            if kind == "input":
+                has_neurons = "neuron" in g
+                layer = LayerTopology(i, "input", shape, neurons if has_neurons else 0, has_neurons)
+                if has_neurons:
+                    _neuron(g, layer)
+                else:
+                    layer.notes.append("input shape only (no neurons): input enters the next layer's synapse")
+                prev_shape = src_shape = shape
+            elif kind == "flatten":
+                layer = LayerTopology(i, "flatten", shape, 0, False)
+                if prev_shape is not None:
+                    prev_shape = (int(np.prod(prev_shape)),)
+            elif kind in ("dense", "conv"):
+                layer = LayerTopology(i, kind, shape, neurons, True, source_shape=src_shape)
+                _neuron(g, layer)
+                try:
+                    if kind == "dense":
+                        in_n = int(np.prod(prev_shape)) if prev_shape is not None else 0
+                        _dense(g, layer, in_n)
+                    else:
+                        if prev_shape is None:
+                            raise SpikeportError(f"{net_path}: layer {i} (conv): input shape unknown")
+                        _conv(g, layer, prev_shape)
+                except KeyError as e:
+                    raise SpikeportError(f"{net_path}: layer {i} ({kind}) lacks {e}") from None
+                if kind == "dense":
+                    shape = (neurons,)
+                    layer.shape = shape
+                prev_shape = src_shape = shape
+            else:
+                layer = LayerTopology(i, kind, shape, neurons, False)
+                if kind in NETX_CANNOT_LOAD:
+                    layer.notes.append(f"layer type '{kind}' is not loaded by netx 0.6: not mapped")
+                else:
+                    layer.notes.append(f"layer type '{kind}' is not modelled by spikeport's mapping: not mapped")
+            layers.append(layer)
+    if not any(l.compute for l in layers):
+        raise SpikeportError(f"{net_path}: no layer with neurons")
+    return layers
+
+
+def compute_layers(layers: list[LayerTopology]) -> list[LayerTopology]:
+    """The layers that become Lava blocks (the order of the sim stage's activity counts)."""
+    return [l for l in layers if l.compute]

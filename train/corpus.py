@@ -1,0 +1,363 @@
+"""The embedded keyword-spotting corpus: Speech Commands' words spoken by eSpeak NG.
+
+Built locally when no ``--data`` is given, in the Speech Commands layout, so
+:mod:`spikeport.train.speech_commands` reads it exactly as it reads the real dataset:
+the ten command words plus ten other words (Speech Commands v0.01's auxiliary words,
+the ``_unknown_`` class), each clip one eSpeak NG utterance by a synthetic *speaker*
+(an English voice + a voice variant + a pitch band) at a random speed and pitch,
+resampled to 16 kHz, trimmed of silence, placed at a random position in 1 s and mixed
+with synthesized noise at a random SNR. The same noise types are written as 60 s files
+into ``_background_noise_/`` for the ``_silence_`` class.
+
+Splits follow the dataset's rule that test speakers are unseen: the (voice, variant)
+pairs are divided about 80/10/10 between train, validation and test, and all of a
+pair's pitch bands stay on the same side.
+
+Same parameters and seed -> byte-identical files. A manifest records the parameters, so
+building again with the same ones returns at once and other ones rebuild the folder
+(in a temporary folder beside it, then renamed into place).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from spikeport.errors import SpikeportError
+from spikeport.train.speech_commands import (
+    BACKGROUND_DIR, CLIP_SAMPLES, COMMAND_WORDS, SAMPLE_RATE, TESTING_LIST, VALIDATION_LIST,
+)
+
+UNKNOWN_WORDS: tuple[str, ...] = ("bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow")
+# eSpeak NG's own English voices (the MBROLA ones need an extra package).
+VOICES: tuple[str, ...] = ("en", "en-us", "en-us-nyc", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp",
+                           "en-gb-x-gbcwmd", "en-029")
+# eSpeak NG 1.51's voice variants (file names), less the effects that are not voices
+# (croak, whisper, whisperf, Tweaky, UniRobot, anikaRobot).
+VARIANTS: tuple[str, ...] = (
+    "adam", "Alex", "Alicia", "Andrea", "Andy", "Annie", "antonio", "aunty", "belinda", "benjamin", "boris",
+    "caleb", "david", "Denis", "Diogo", "ed", "edward", "edward2", "f1", "f2", "f3", "f4", "f5",
+    "Gene", "Gene2", "grandma", "grandpa", "gustave", "Henrique", "Hugo", "iven", "iven2", "iven3", "iven4",
+    "Jacky", "john", "kaukovalta", "klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "Lee", "linda",
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "marcelo", "Marco", "Mario", "max", "Michael", "michel",
+    "miguel", "Mike", "Nguyen", "norbert", "pablo", "paul", "pedro", "quincy", "RicishayMax", "RicishayMax2",
+    "RicishayMax3", "rob", "robert", "robosoft", "robosoft2", "robosoft3", "robosoft4", "robosoft5",
+    "robosoft6", "robosoft7", "robosoft8", "sandro", "shelby", "steph", "steph2", "steph3", "Storm",
+    "travis", "victor", "zac", "anika", "AnxiousAndy",
+)
+PITCH_BANDS: tuple[tuple[int, int], ...] = ((20, 39), (40, 59), (60, 79))  # espeak -p, 0-99
+SPEED_WPM = (130, 210)
+SNR_DB = (10.0, 30.0)
+SPEECH_PEAK = (0.3, 0.9)
+NOISE_TYPES: tuple[str, ...] = ("white", "pink", "brown", "hum", "fan")
+BACKGROUND_SECONDS = 60
+BACKGROUND_RMS = (0.02, 0.1)
+MANIFEST = "spikeport_corpus.json"
+CORPUS_FORMAT = 2  # bump when the synthesis changes, so old corpora are rebuilt
+ESPEAK_RATE = 22050
+
+DEFAULT_CLIPS_PER_WORD = 250
+DEFAULT_CLIPS_PER_UNKNOWN = 40
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One clip to synthesize: everything it depends on, so workers need no shared state."""
+
+    out: str
+    word: str
+    voice: str
+    variant: str
+    speed: int
+    pitch: int
+    seed: tuple[int, ...]
+
+
+def _espeak(args: Sequence[str]) -> bytes:
+    try:
+        res = subprocess.run(["espeak-ng", *args], capture_output=True, check=False)
+    except FileNotFoundError:
+        raise SpikeportError(
+            "espeak-ng is not on PATH: it builds the default keyword-spotting corpus "
+            "(install it, e.g. apt-get install espeak-ng, or give Speech Commands with --data)") from None
+    if res.returncode != 0:
+        msg = " ".join(res.stderr.decode(errors="replace").split())
+        raise SpikeportError(f"espeak-ng {' '.join(args)} failed: {msg}")
+    return res.stdout
+
+
+def available_voices() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The :data:`VOICES` and :data:`VARIANTS` this eSpeak NG installation has."""
+    langs = {line.split()[1] for line in _espeak(["--voices=en"]).decode().splitlines()[1:] if line.split()}
+    variants = set(re.findall(r"!v/(\S+)", _espeak(["--voices=variant"]).decode()))
+    voices = tuple(v for v in VOICES if v in langs)
+    found = tuple(v for v in VARIANTS if v in variants)
+    if not voices or len(found) < 10:
+        raise SpikeportError(
+            f"espeak-ng has {len(voices)} of the English voices {', '.join(VOICES)} and {len(found)} of the "
+            f"{len(VARIANTS)} voice variants; the corpus needs at least 1 voice and 10 variants")
+    return voices, found
+
+
+def _parse_wav(buf: bytes, what: str) -> tuple[np.ndarray, int]:
+    """Mono 16-bit PCM from a WAV byte stream (espeak's size fields are placeholders)."""
+    if buf[:4] != b"RIFF" or buf[8:12] != b"WAVE":
+        raise SpikeportError(f"espeak-ng wrote no WAV for {what}")
+    pos, rate = 12, None
+    while pos + 8 <= len(buf):
+        cid, size = buf[pos:pos + 4], struct.unpack("<I", buf[pos + 4:pos + 8])[0]
+        if cid == b"fmt ":
+            fmt, channels, rate, _, _, bits = struct.unpack("<HHIIHH", buf[pos + 8:pos + 24])
+            if (fmt, channels, bits) != (1, 1, 16):
+                raise SpikeportError(f"espeak-ng wrote {channels}-channel {bits}-bit format {fmt} for {what}")
+        elif cid == b"data":
+            data = buf[pos + 8:]
+            x = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float64) / 32768.0
+            return x, int(rate or 0)
+        pos += 8 + size + (size & 1)
+    raise SpikeportError(f"espeak-ng wrote a WAV without data for {what}")
+
+
+def _trim(y: np.ndarray, top_db: float = 40.0, frame: int = 256) -> np.ndarray:
+    """``y`` without leading and trailing frames more than ``top_db`` below the loudest."""
+    n = len(y) // frame
+    if n == 0:
+        return y
+    energy = (y[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
+    if energy.max() <= 0:
+        return y[:0]
+    loud = np.flatnonzero(10 * np.log10(energy / energy.max() + 1e-20) > -top_db)
+    return y[loud[0] * frame: (loud[-1] + 1) * frame]
+
+
+def _shaped(n: int, rng: np.random.Generator, gain) -> np.ndarray:
+    """White noise of ``n`` samples shaped in frequency by ``gain(f_hz)``."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
+    return np.fft.irfft(spec * gain(f), n)
+
+
+def noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples at 16 kHz of one of :data:`NOISE_TYPES`, float64 with RMS 1.
+
+    white; pink (1/f power); brown (1/f^2 power); hum (50 or 60 Hz mains and harmonics
+    over pink noise); fan (a band of noise around 200-1200 Hz, slowly amplitude-modulated).
+    """
+    if kind == "white":
+        x = rng.standard_normal(n)
+    elif kind == "pink":
+        x = _shaped(n, rng, lambda f: 1.0 / np.sqrt(np.maximum(f, 20.0)))
+    elif kind == "brown":
+        x = _shaped(n, rng, lambda f: 1.0 / np.maximum(f, 20.0))
+    elif kind == "hum":
+        t = np.arange(n) / SAMPLE_RATE
+        f0 = (50.0, 60.0)[int(rng.integers(2))]
+        x = sum(rng.uniform(0.2, 1.0) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+                for k in range(1, 7))
+        x = x / np.sqrt(np.mean(x ** 2)) + 0.5 * noise("pink", n, rng)
+    elif kind == "fan":
+        fc = rng.uniform(200.0, 1200.0)
+        x = _shaped(n, rng, lambda f: np.exp(-0.5 * (np.log(np.maximum(f, 1.0) / fc) / 0.5) ** 2))
+        t = np.arange(n) / SAMPLE_RATE
+        x = x * (1.0 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.3, 2.0) * t + rng.uniform(0, 2 * np.pi)))
+    else:
+        raise ValueError(f"unknown noise type {kind!r}")
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def _synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> np.ndarray:
+    """One utterance, float64 at 16 kHz, trimmed, at most 1 s (spoken faster if needed)."""
+    from scipy.signal import resample_poly
+
+    what = f"{word!r} ({voice}+{variant}, {speed} wpm, pitch {pitch})"
+    for _ in range(4):
+        wav, rate = _parse_wav(_espeak(["-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch),
+                                        "--stdout", word]), what)
+        if rate != ESPEAK_RATE:
+            raise SpikeportError(f"espeak-ng wrote {rate} Hz audio for {what}, expected {ESPEAK_RATE} Hz")
+        y = _trim(resample_poly(wav, 320, 441))  # 22050 Hz -> 16000 Hz
+        if y.size == 0:
+            raise SpikeportError(f"espeak-ng produced silence for {what}")
+        if y.size <= CLIP_SAMPLES:
+            return y
+        speed = int(speed * 1.25)
+    return y[:CLIP_SAMPLES]
+
+
+def _render(job: _Job) -> str:
+    """Synthesize, place and mix one clip and write it as 16-bit PCM; returns its path."""
+    rng = np.random.default_rng(list(job.seed))
+    speech = _synthesize(job.word, job.voice, job.variant, job.speed, job.pitch)
+    speech = speech * (rng.uniform(*SPEECH_PEAK) / np.abs(speech).max())
+    start = int(rng.integers(CLIP_SAMPLES - speech.size + 1))
+    clip = np.zeros(CLIP_SAMPLES)
+    clip[start:start + speech.size] = speech
+    kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
+    snr = rng.uniform(*SNR_DB)
+    clip += noise(kind, CLIP_SAMPLES, rng) * (np.sqrt(np.mean(speech ** 2)) / 10 ** (snr / 20))
+    peak = np.abs(clip).max()
+    if peak > 0.99:  # scale the mix, not clip it, so the SNR holds
+        clip *= 0.99 / peak
+    sf.write(job.out, clip, SAMPLE_RATE, subtype="PCM_16")
+    return job.out
+
+
+def _speaker_id(voice: str, variant: str, band: int) -> str:
+    return hashlib.sha1(f"{voice}+{variant}/{band}".encode()).hexdigest()[:8]
+
+
+def _split_counts(n: int) -> tuple[int, int, int]:
+    """(train, validation, test) clips of a word with ``n`` clips: about 80/10/10."""
+    held = max(1, round(0.1 * n)) if n >= 3 else 0
+    return n - 2 * held, held, held
+
+
+def _plan(out: Path, words: Sequence[tuple[str, int]], voices: Sequence[str], variants: Sequence[str],
+          seed: int) -> tuple[list[_Job], dict[str, list[str]], dict[str, str]]:
+    """Every clip's job, the validation/test file lists and speaker id -> description."""
+    rng = np.random.default_rng([seed, 0xC0])
+    groups = [(v, var) for v in voices for var in variants]
+    groups = [groups[i] for i in rng.permutation(len(groups))]
+    n_train, n_val, n_test = _split_counts(len(groups))
+    parts = {"test": groups[:n_test], "validation": groups[n_test:n_test + n_val],
+             "train": groups[n_test + n_val:]}
+    speakers = {split: [(v, var, b) for v, var in g for b in range(len(PITCH_BANDS))]
+                for split, g in parts.items()}
+    described: dict[str, str] = {}
+    jobs: list[_Job] = []
+    lists: dict[str, list[str]] = {"validation": [], "test": []}
+    uses: Counter = Counter()
+    for wi, (word, count) in enumerate(words):
+        (out / word).mkdir(parents=True, exist_ok=True)
+        n_tr, n_va, n_te = _split_counts(count)
+        for i, split in enumerate(["train"] * n_tr + ["validation"] * n_va + ["test"] * n_te):
+            voice, variant, band = speakers[split][int(rng.integers(len(speakers[split])))]
+            sid = _speaker_id(voice, variant, band)
+            described[sid] = f"{voice}+{variant} pitch {PITCH_BANDS[band][0]}-{PITCH_BANDS[band][1]} ({split})"
+            rel = f"{word}/{sid}_nohash_{uses[sid, word]}.wav"
+            uses[sid, word] += 1
+            if split != "train":
+                lists[split].append(rel)
+            jobs.append(_Job(str(out / rel), word, voice, variant, int(rng.integers(SPEED_WPM[0], SPEED_WPM[1] + 1)),
+                             int(rng.integers(PITCH_BANDS[band][0], PITCH_BANDS[band][1] + 1)), (seed, wi, i)))
+    return jobs, lists, described
+
+
+def _write_background(out: Path, seed: int) -> list[str]:
+    bg = out / BACKGROUND_DIR
+    bg.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, kind in enumerate(NOISE_TYPES):
+        rng = np.random.default_rng([seed, 0xB6, i])
+        x = noise(kind, BACKGROUND_SECONDS * SAMPLE_RATE, rng) * rng.uniform(*BACKGROUND_RMS)
+        name = f"{kind}_noise.wav"
+        sf.write(str(bg / name), np.clip(x, -0.99, 0.99), SAMPLE_RATE, subtype="PCM_16")
+        names.append(f"{BACKGROUND_DIR}/{name}")
+    return names
+
+
+def _params(clips_per_word: int, clips_per_unknown: int, seed: int) -> dict:
+    return {"format": CORPUS_FORMAT, "clips_per_word": clips_per_word, "clips_per_unknown": clips_per_unknown,
+            "seed": seed}
+
+
+def _wav_count(root: Path) -> int:
+    return sum(1 for _ in root.glob("*/*.wav"))
+
+
+def corpus_is_current(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
+                      clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0) -> bool:
+    """Whether ``root`` holds a complete corpus built with these parameters."""
+    root = Path(root)
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return (manifest.get("params") == _params(clips_per_word, clips_per_unknown, seed)
+            and manifest.get("files") == _wav_count(root))
+
+
+def _pool_map(fn, jobs: list, workers: int, progress: bool, desc: str) -> None:
+    bar = tqdm(total=len(jobs), desc=desc, unit="clip", disable=None if progress else True)
+    with bar:
+        if workers <= 1 or len(jobs) < 2:
+            for job in jobs:
+                fn(job)
+                bar.update()
+            return
+        import multiprocessing as mp
+
+        # fork: workers need nothing re-imported; they run only numpy, scipy and espeak-ng
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            for _ in ex.map(fn, jobs, chunksize=8):
+                bar.update()
+
+
+def build_corpus(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
+                 clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0,
+                 progress: bool = True, workers: int = 2) -> Path:
+    """Build (or reuse) the eSpeak NG corpus in ``root`` and return ``root``.
+
+    ``clips_per_word`` clips of each of the 10 :data:`COMMAND_WORDS`,
+    ``clips_per_unknown`` of each of the 10 :data:`UNKNOWN_WORDS`; about 80/10/10 per
+    word into train/validation/test by unseen speakers. Each clip is 1 s, 16 kHz, mono,
+    16-bit. ``_background_noise_/`` gets one 60 s file per :data:`NOISE_TYPES`.
+    When ``root`` already holds a complete corpus with these parameters nothing is done.
+    Otherwise the corpus is built in a temporary folder beside ``root`` and renamed onto
+    it; an existing ``root`` that is not a spikeport corpus (non-empty, no manifest) is
+    an error rather than overwritten. ``workers`` processes synthesize (no effect on
+    the output).
+    """
+    root = Path(root)
+    if clips_per_word < 1 or clips_per_unknown < 0:
+        raise SpikeportError(f"corpus sizes must be >= 1 clip per command word and >= 0 per unknown word, "
+                             f"got {clips_per_word} and {clips_per_unknown}")
+    if corpus_is_current(root, clips_per_word, clips_per_unknown, seed):
+        return root
+    if root.exists() and not root.is_dir():
+        raise SpikeportError(f"corpus folder {root} is a file")
+    if root.is_dir() and not (root / MANIFEST).exists() and any(root.iterdir()):
+        raise SpikeportError(f"{root} is not empty and holds no {MANIFEST}: not overwriting it with the corpus")
+    voices, variants = available_voices()
+    version = _espeak(["--version"]).decode().strip()
+
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.build-", dir=root.parent))
+    try:
+        words = [(w, clips_per_word) for w in COMMAND_WORDS] + [(w, clips_per_unknown) for w in UNKNOWN_WORDS]
+        words = [(w, n) for w, n in words if n > 0]
+        jobs, lists, speakers = _plan(tmp, words, voices, variants, seed)
+        background = _write_background(tmp, seed)
+        _pool_map(_render, jobs, workers, progress, "building keyword corpus")
+        (tmp / VALIDATION_LIST).write_text("".join(f"{p}\n" for p in sorted(lists["validation"])))
+        (tmp / TESTING_LIST).write_text("".join(f"{p}\n" for p in sorted(lists["test"])))
+        manifest = {"params": _params(clips_per_word, clips_per_unknown, seed), "files": len(jobs) + len(background),
+                    "espeak_ng": version, "voices": list(voices), "variants": list(variants),
+                    "words": dict(words), "background": background, "speakers": speakers}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        old = None
+        if root.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-", dir=root.parent))
+            os.replace(root, old / "corpus")
+        os.replace(tmp, root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return root
