@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.spikeport-installed
 
 TORCH       := torch==2.14.1 torchvision==0.29.1
 LAVA        := lava-nc==0.10.0 lava-dl==0.6.0
-EXTRA_PKGS  := "librosa>=0.10" "soundfile>=0.12" "tqdm>=4.60" "pytest>=7" "hypothesis>=6"
+EXTRA_PKGS  := "librosa>=0.10" "numba>=0.57" "soundfile>=0.12" "tqdm>=4.60" "pytest>=7" "hypothesis>=6"
 
 .PHONY: all venv test demo clean espeak
 

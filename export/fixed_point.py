@@ -129,3 +129,173 @@ def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du, dv, vth, bias)
     spikes = v_new > np.left_shift(np.int32(vth), VTH_SHIFT)
     v_new[spikes] = 0
     return u_new, v_new, spikes
+
+
+# ---------------------------------------------------------------------------------
+# Synapse accumulators, CUBA over many steps, sigma-delta: what the fast simulator
+# (spikeport.sim.fast) runs. Everything below reproduces Lava 0.10's fixed_pt process
+# models bit for bit (sim/LAVA_FIXED_PT.md). Accumulators may be float arrays where
+# they hold integers exactly (|value| < 2**53; float32 products only when every
+# partial sum stays below 2**24), which the callers check.
+
+INT32_BITS = 32
+CONV_ACC_BITS = 24              # Lava's conv accumulator is a signed 24-bit register
+
+
+def wrap_signed(x, bits: int):
+    """Two's-complement wrap of integer values to signed ``bits`` (a modular wrap,
+    not saturation). ``x``: integer array, or float array holding integers below 2**53."""
+    half = 1 << (bits - 1)
+    if isinstance(x, torch.Tensor):
+        return torch.remainder(x + half, 2 * half) - half
+    return np.remainder(x + half, 2 * half) - half
+
+
+def shift_exponent(acc, exp: int):
+    """Apply a Loihi weight exponent to an accumulator: ``acc << exp`` for
+    ``exp > 0``, the flooring (arithmetic) ``acc >> -exp`` otherwise. Integer arrays,
+    or float arrays holding integers (scaling by a power of two is exact)."""
+    exp = int(exp)
+    if exp == 0:
+        return acc
+    if np.issubdtype(np.asarray(acc).dtype, np.floating):
+        scaled = acc * float(2.0 ** exp)
+        return np.floor(scaled) if exp < 0 else scaled
+    return np.left_shift(acc, exp) if exp > 0 else np.right_shift(acc, -exp)
+
+
+def _wrap32(x):
+    """int64 -> the int32 two's-complement value (numba-compilable)."""
+    return ((x + 2147483648) & 4294967295) - 2147483648
+
+
+def _rtz12(x):
+    """Lava's decay rounding: ``sign(x) * (|x| >> 12)`` (numba-compilable)."""
+    return -((-x) >> DECAY_SHIFT) if x < 0 else x >> DECAY_SHIFT
+
+
+def _cuba_loop(u, v, a, ku, kv, th, bias, spikes, resets):
+    """:func:`cuba_step` over ``T`` steps, element by element in int64 with an
+    explicit int32 wrap wherever Lava's int32 arrays wrap (compiled by numba).
+    Neuron-major: ``u``, ``v`` ``(n, batch)``, ``a``, ``spikes`` ``(n, T, batch)``."""
+    nn, steps, nb = a.shape
+    lim = UV_LIMIT
+    for n in range(nn):
+        bn = np.int64(bias[n])
+        for t in range(steps):
+            for b in range(nb):
+                if resets[t]:
+                    u[n, b] = 0
+                    v[n, b] = 0
+                act = _wrap32(np.int64(a[n, t, b]) << ACT_SHIFT)    # a_in << 6 in int32
+                cur = _wrap32(_wrap32(_rtz12(np.int64(u[n, b]) * ku)) + act)
+                w = cur - 2 * lim if cur > lim else cur             # Lava's one-sided 24-bit wrap
+                if w <= -lim:
+                    w = cur + 2 * lim
+                u[n, b] = w
+                vol = _wrap32(_wrap32(_wrap32(_rtz12(np.int64(v[n, b]) * kv)) + w) + bn)
+                vol = min(max(vol, -lim + 1), lim - 1)
+                fire = vol > th
+                spikes[n, t, b] = fire
+                v[n, b] = 0 if fire else vol
+
+
+_KERNEL: list = []
+
+
+def _cuba_kernel():
+    """The numba-compiled :func:`_cuba_loop` (compiled, or loaded from numba's cache,
+    on first use), or None without numba (it comes with librosa)."""
+    if not _KERNEL:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover
+            _KERNEL.append(None)
+        else:
+            g = globals()
+            g["_wrap32"] = numba.njit(cache=True, inline="always")(_wrap32)
+            g["_rtz12"] = numba.njit(cache=True, inline="always")(_rtz12)
+            _KERNEL.append(numba.njit(cache=True, nogil=True)(_cuba_loop))
+    return _KERNEL[0]
+
+
+def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth: int, bias,
+             spikes: np.ndarray, reset_at=(), compiled: bool = True) -> None:
+    """Run CUBA neurons over ``T`` timesteps in place: :func:`cuba_step`'s arithmetic.
+
+    Neuron-major arrays: ``u``, ``v``: int32 state ``(n, batch)`` in 1/4096 units,
+    updated in place; ``a``: synaptic input ``(n, T, batch)`` in weight units
+    (integer values in any numeric dtype; int32 as Lava receives them); ``du``,
+    ``dv``, ``vth``: as for :func:`cuba_step`; ``bias``: effective bias, ``(n,)`` or
+    a scalar; ``spikes``: bool ``(n, T, batch)``, written; ``reset_at``: steps
+    (0-based, within this call) before which ``u`` and ``v`` are zeroed (Lava's
+    ``LIFReset``).
+
+    Compiled with numba when it is installed (it comes with librosa);
+    ``compiled=False`` runs :func:`cuba_step` step by step. Both are exact.
+    """
+    nn, steps = a.shape[:2]
+    resets = np.zeros(steps, np.bool_)
+    for r in reset_at:
+        resets[int(r)] = True
+    bias32 = np.ascontiguousarray(np.broadcast_to(np.asarray(bias, np.int32).reshape(-1), (nn,)))
+    kernel = _cuba_kernel() if compiled else None
+    if kernel is not None and u.dtype == np.int32 and v.dtype == np.int32:
+        ku = DECAY_UNITY - (int(du) + 1)
+        kv = DECAY_UNITY - int(dv)
+        th = int(np.left_shift(np.int32(vth), VTH_SHIFT))
+        kernel(u, v, a, ku, kv, th, bias32, spikes, resets)
+        return
+    for t in range(steps):
+        if resets[t]:
+            u[...] = 0
+            v[...] = 0
+        un, vn, s = cuba_step(u, v, np.asarray(a[:, t]), du, dv, vth, bias32[:, None])
+        u[...] = un
+        v[...] = vn
+        spikes[:, t] = s
+
+
+def delta_encode(act: np.ndarray, residue: np.ndarray, x: np.ndarray, vth: np.ndarray):
+    """Lava's delta encoder (``cum_error`` off): ``delta = x - act + residue``, sent
+    where ``|delta| >= vth`` (note ``>=``, unlike the LIF's ``>``). All int32.
+    Returns ``(s, residue)``; the caller stores ``x`` as the new ``act``."""
+    delta = x - act + residue
+    s = np.where(np.abs(delta) >= vth, delta, 0)
+    return s, delta - s
+
+
+def delta_step(act: np.ndarray, residue: np.ndarray, a_in: np.ndarray, vth: np.ndarray,
+               spike_exp: np.ndarray, state_exp: np.ndarray):
+    """One step of Lava's fixed_pt ``Delta`` (a sigma-delta input layer).
+
+    ``act``, ``residue``: int32 state ``(batch, n)``; ``a_in``: int32 input;
+    ``vth``: the process's scaled threshold (``vThMant << (spike_exp + state_exp)``);
+    ``spike_exp``, ``state_exp``: int32 arrays as the process holds them. Returns
+    ``(act, residue, s_out)``; ``s_out`` (int32 graded spikes) is ``s >> state_exp``
+    (flooring; the dropped bits are not kept).
+    """
+    x = np.left_shift(a_in, spike_exp + state_exp)
+    s, residue = delta_encode(act, residue, x, vth)
+    return x, residue, np.right_shift(s, state_exp)
+
+
+def sigma_delta_step(sigma: np.ndarray, act: np.ndarray, residue: np.ndarray, a_in: np.ndarray,
+                     vth: np.ndarray, bias: np.ndarray, state_exp: np.ndarray, relu: bool = True):
+    """One step of Lava's fixed_pt ``SigmaDelta``: ``sigma += a_in`` (unshifted),
+    ``act = relu(sigma + bias)`` (or no activation with ``relu=False``), then the
+    delta encoder on ``act``. All int32 ``(batch, n)``; ``bias`` scaled as the
+    process holds it. Returns ``(sigma, act, residue, s_out)``."""
+    sigma = a_in + sigma
+    act_new = sigma + bias
+    if relu:
+        act_new = np.maximum(act_new, 0)
+    s, residue = delta_encode(act, residue, act_new, vth)
+    return sigma, act_new, residue, np.right_shift(s, state_exp)
+
+
+def sigma_step(sigma: np.ndarray, a_in: np.ndarray):
+    """One step of Lava's fixed_pt ``Sigma`` (a sigma-decoding output layer):
+    ``sigma += a_in``, sent as is. int32. Returns ``(sigma, s_out)``."""
+    sigma = a_in + sigma
+    return sigma, sigma.copy()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spikeport.errors import SpikeportError
 from spikeport.lava_compat import import_slayer, prepare_lava_import
 
 
@@ -27,9 +28,19 @@ def _imports():
 
 
 def load_netx(net_path: str | os.PathLike, **netx_options):
-    """Build the Lava process network described by a netx HDF5 file."""
+    """Build the Lava process network described by a netx HDF5 file.
+
+    netx's own failures (a shape it cannot infer, a bias it cannot broadcast, a
+    field missing from a layer) become one-line :class:`SpikeportError` s naming the file.
+    """
     netx = _imports()[0]
-    return netx.hdf5.Network(net_config=str(Path(net_path)), **netx_options)
+    try:
+        return netx.hdf5.Network(net_config=str(Path(net_path)), **netx_options)
+    except NotImplementedError as e:
+        raise SpikeportError(f"{net_path}: netx cannot build this network ({e or 'not implemented'})") from None
+    except (RuntimeError, ValueError, KeyError, TypeError, OSError, IndexError, AssertionError) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise SpikeportError(f"{net_path}: netx cannot build this network ({type(e).__name__}: {msg})") from None
 
 
 def input_port(net):
@@ -40,22 +51,42 @@ def input_port(net):
     return net.inp
 
 
+def network_input_shape(net_path: str | os.PathLike, **netx_options) -> tuple:
+    """Shape (netx order) of the port the external input of ``net_path`` enters."""
+    from spikeport.sim.netx_file import scan_network
+
+    scan_network(net_path, backend="lava", num_layers=netx_options.get("num_layers"))
+    return tuple(int(s) for s in input_port(load_netx(net_path, **netx_options)).shape)
+
+
 def run_lava(
     net_path: str | os.PathLike,
     spikes: np.ndarray,
     steps: int | None = None,
     all_layers: bool = False,
+    checked: bool = False,
+    **netx_options,
 ):
     """Run ``spikes`` ``(inputs..., T)`` through the netx network at ``net_path``.
 
-    The input enters where :func:`input_port` says. Returns the output layer's spikes
-    ``(outputs..., steps)``, or with ``all_layers`` a list holding every layer's
-    spikes in order (the output layer last).
+    The input enters where :func:`input_port` says; beyond ``T`` steps it repeats
+    (a RingBuffer source). Returns the output layer's spikes ``(outputs..., steps)``
+    (float, as Lava's sink gives them), or with ``all_layers`` a list holding every
+    layer's in order (the output layer last). ``netx_options`` (e.g. ``num_layers``)
+    go to netx's loader. Unless ``checked`` (the caller validated file and input),
+    the file is checked first and the input must fit the network's input port.
     """
     netx, io, RunSteps, Loihi2SimCfg = _imports()
     spikes = np.asarray(spikes)
+    if not checked:
+        from spikeport.sim.netx_file import scan_network
+        from spikeport.sim.simulate import check_input
+
+        scan_network(net_path, backend="lava", num_layers=netx_options.get("num_layers"))
+    net = load_netx(net_path, **netx_options)
+    if not checked:
+        spikes = check_input(spikes, tuple(int(s) for s in input_port(net).shape))[0][0]
     steps = spikes.shape[-1] if steps is None else int(steps)
-    net = load_netx(net_path)
     source = io.source.RingBuffer(data=spikes)
     source.s_out.connect(input_port(net))
     layers = net.layers if all_layers else [net.layers[-1]]

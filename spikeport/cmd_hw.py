@@ -72,19 +72,34 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     net = _net(args.net)
     profile = load_profile(args.chip)
-    if args.data is not None:
-        raise SpikeportError("--data (dataset evaluation) is not built yet: pass --input X.npy "
-                             "or --activity COUNTS.json")
-    if args.input is None and args.activity is None:
-        raise SpikeportError("give --input X.npy (arrays (inputs..., T) or (batch, inputs..., T)) "
-                             "or --activity COUNTS.json")
+    if args.input is None and args.activity is None and args.data is None:
+        raise SpikeportError("give --data DIR (a dataset, for a network spikeport exported), --input X.npy "
+                             "(arrays (inputs..., T) or (batch, inputs..., T)) or --activity COUNTS.json")
     ann = _load_ann(args.ann) if args.ann else None
     if ann is not None:
         from spikeport.hw.energy import ann_layers
 
         ann_layers(ann, args.ann)   # a bad description fails before the simulation runs
     raster = None
-    if args.activity is not None:
+    accuracy = None
+    if args.data is not None:
+        from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
+        from spikeport.sim import simulate
+
+        if not Path(args.data).is_dir():
+            raise SpikeportError(f"--data {args.data}: no such folder")
+        ev = evaluate_network(net, args.data, split=args.split, limit=args.limit, backend=args.backend,
+                              progress=not args.quiet)
+        activity = ev["activity"]
+        meta = network_metadata(net)
+        accuracy = {"quantized": ev["accuracy"]}
+        if "float" in meta.get("accuracy", {}):
+            accuracy["float"] = meta["accuracy"]["float"]
+        if ann is not None and "test" in ann.get("accuracy", {}):
+            accuracy["ann"] = ann["accuracy"]["test"]
+        x, _, _ = dataset_inputs(meta, args.data, args.split, limit=1, progress=False)
+        raster = [l[0] for l in simulate(net, x[:1], backend="fast", record="all").layers]
+    elif args.activity is not None:
         activity = load_activity(args.activity)
     else:
         try:
@@ -98,7 +113,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                                               progress=not args.quiet, raster_sample=0)
         except SpikeportError as e:
             raise SpikeportError(f"{args.input}: {e}") from None
-    doc = write_report(args.output, net, activity, profile, ann=ann, raster=raster, step_seconds=args.step_seconds)
+    doc = write_report(args.output, net, activity, profile, ann=ann, accuracy=accuracy, raster=raster,
+                       step_seconds=args.step_seconds)
     print(json.dumps({"report": str(Path(args.output) / "report.html"), "fits": doc["mapping"]["fits"],
                       "headline": doc["headline"]["text"]}))
     return 0
@@ -123,7 +139,9 @@ def register(sub) -> None:
     src = s.add_mutually_exclusive_group()
     src.add_argument("--input", help=".npy input, (inputs..., T) or (batch, inputs..., T)")
     src.add_argument("--activity", help="activity counts JSON (spikeport-activity/1) measured earlier")
-    src.add_argument("--data", help="dataset folder (not built yet)")
+    src.add_argument("--data", help="dataset folder (Speech Commands layout) for a network spikeport exported")
+    s.add_argument("--split", choices=["train", "validation", "test"], default="test", help="with --data")
+    s.add_argument("--limit", type=int, default=None, help="with --data: at most N clips")
     s.add_argument("--ann", help="the ANN twin: ann.json, its folder, or ann.pt beside it")
     s.add_argument("--chip", default="loihi2", help=CHIP_HELP)
     s.add_argument("--backend", choices=["fast", "lava"], default="fast",

@@ -65,7 +65,7 @@ def run_digits_slice(
 
     model = DenseSNN([x_tr.shape[1], hidden, 10])
     history = fit_rate_classifier(model, s_tr, y_tr, epochs=epochs, seed=seed, progress=progress)
-    config = {"sizes": model.sizes, "neuron": model.neuron}
+    config = {"sizes": model.sizes, "neuron": model.spec["neuron"]}
     with atomic_path(out_dir / "model.pt") as tmp:
         torch.save({"config": config, "state_dict": model.state_dict()}, tmp)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from spikeport.errors import SpikeportError
 from spikeport.export import write_netx
-from spikeport.sim import load_network, run_fast, run_fast_batch, run_lava
+from spikeport.sim import load_network, run_fast, run_fast_batch, run_lava, simulate
 from spikeport.train import DenseSNN
 
 pytestmark = pytest.mark.lava
@@ -93,3 +93,47 @@ def test_pilotnet_lif_conv_fast_equals_lava(netx_gts):
     fast = run_fast(layers, np.zeros((200, 66, 3, steps)), all_layers=True)
     assert sum(int(l.sum()) for l in lava[1:]) > 1000
     _equal_every_layer(fast, lava)
+
+
+def test_pilotnet_sdnn_fast_equals_ground_truth(netx_gts):
+    """Sigma-delta PilotNet (delta input, 4 sigma-delta convs, 3 dense, sigma readout):
+    the graded output of every step equals lava-dl's reference."""
+    root = netx_gts / "gts/pilotnet_sdnn"
+    net = load_network(root / "network.net")
+    assert [l.kind for l in net][:2] == ["sdnn_input", "sdnn_conv"] and net[-1].kind == "sigma_dense"
+    x = np.load(root / "input.npy")                 # one frame; the RingBuffer repeats it
+    gt = np.load(root / "output.npy")
+    out = simulate(net, x, steps=len(net)).output[0]
+    assert np.abs(gt).sum() > 0
+    np.testing.assert_array_equal(out, gt)
+
+
+def test_streaming_chunks_change_nothing(netx_gts):
+    """Delay buffers carry across chunk boundaries: any chunk length gives the same
+    spikes and counts (ntidigits, delays up to 62 steps, a batch of 3)."""
+    x = np.load(netx_gts / "gts/ntidigits/input.npy")[:, :150]
+    xs = np.stack([x, np.roll(x, 17, axis=1), np.roll(x, 5, axis=0)])
+    net = load_network(netx_gts / "gts/ntidigits/ntidigits.net", num_layers=5)
+    whole = simulate(net, xs, counts=True, record="all")
+    assert whole.output.sum() > 0
+    for chunk in (1, 7, 64):
+        part = simulate(net, xs, counts=True, record="all", chunk=chunk)
+        _equal_every_layer(part.layers, whole.layers)
+        assert part.counts == whole.counts
+
+
+def test_reset_interval_fast_equals_lava(tmp_path):
+    """netx's reset_interval (LIFReset, a staggered offset per layer) on both backends."""
+    from spikeport.sim.synthetic import write_network
+
+    rng = np.random.default_rng(2)
+    cuba = {"type": "CUBA", "iDecay": 512, "vDecay": 128, "vThMant": 30}
+    path = tmp_path / "net.net"
+    write_network(path, [{"type": "input", "shape": [6], "neuron": cuba},
+                         {"type": "dense", "weight": rng.integers(-40, 120, (5, 6)), "neuron": cuba},
+                         {"type": "dense", "weight": rng.integers(-40, 120, (4, 5)), "neuron": cuba}])
+    x = rng.integers(0, 300, (6, 15))
+    fast = simulate(path, x, backend="fast", record="all", reset_interval=4, reset_offset=1)
+    lava = simulate(path, x, backend="lava", record="all", reset_interval=4, reset_offset=1)
+    assert all(l.sum() > 0 for l in fast.layers)
+    _equal_every_layer(fast.layers, lava.layers)

@@ -184,8 +184,8 @@ def test_cli_report_from_input_counts_the_simulated_spikes(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--chip", "loihi9"], "unknown chip 'loihi9'"),
-    ([], "give --input X.npy"),
-    (["--data", "somewhere"], "--data (dataset evaluation) is not built yet"),
+    ([], "--input X.npy"),
+    (["--data", "somewhere"], "--data somewhere: no such folder"),
     (["--input", "MISSING.npy"], "MISSING.npy: cannot read as a .npy array"),
     (["--activity", "BAD.json"], "BAD.json: not valid JSON"),
     (["--activity", "WRONG.json"], "has 4 neurons, network layer layer1 has 5"),

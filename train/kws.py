@@ -369,7 +369,7 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     frames = int(xtr.shape[-1])
     steps = int(example.shape[-1])
     meta = {
-        "task": "kws", "classes": classes, "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
+        "task": "kws", "kws_task": cfg.task, "seed": cfg.seed, "classes": classes, "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
         "features": dataclasses.asdict(data["params"]), "norm": data["norm"], "encoder": {"name": cfg.encoder, **cfg.encoder_params},
         "frames": frames, "timesteps": steps, "model": cfg.model, "latency": net.latency,
         "readout": "class = output neuron with the most spikes over the timesteps",

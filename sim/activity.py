@@ -1,0 +1,146 @@
+"""Activity counts per layer and timestep (the sim -> hw contract, ``spikeport-activity/1``).
+
+Both backends count with the same function, :func:`count_chunk`, from each layer's
+output events: the fast backend chunk by chunk as it streams, the Lava backend from
+what RingBuffer sinks on every layer recorded.
+
+Definitions (Contract 1): ``spikes`` = nonzero outputs of a layer's neurons (a
+graded spike counts once); ``synops`` of layer ``l`` = for every event arriving at
+layer ``l``'s synapse (the previous layer's outputs, or the external input for a
+network whose first layer has a synapse), the number of nonzero weights its source
+neuron drives in layer ``l`` (its fan-out; for conv, with the real geometry),
+counted at the step the event is emitted; ``neuron_updates`` = the layer's neurons,
+once per step. ``synapses`` = the layer's nonzero connections, i.e. the fan-outs
+summed over its source neurons (for conv the kernel is counted once per position it
+is applied at).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from spikeport.sim.fast import Network, Synapse
+
+FORMAT = "spikeport-activity/1"
+
+
+@dataclass
+class LayerFacts:
+    """What the counts need to know of one layer. ``fanout``: nonzero weights each
+    source neuron drives, ``(n_source,)`` in the internal ``(c, y, x)`` order, or
+    None for a layer without synapse."""
+
+    index: int
+    name: str
+    kind: str
+    shape: tuple
+    neurons: int
+    fanout: np.ndarray | None
+
+    @property
+    def synapses(self) -> int:
+        return 0 if self.fanout is None else int(self.fanout.sum())
+
+
+def fanout(syn: Synapse) -> np.ndarray:
+    """Fan-out of every source neuron of ``syn``, ``(n_in,)`` int64, internal order."""
+    if syn.kind != "conv":
+        return np.count_nonzero(syn.weight, axis=0).astype(np.int64)
+    # The fan-out map is the gradient of sum(conv(x, [w != 0])) with respect to x.
+    x, y, c = syn.in_shape
+    mask = torch.tensor((syn.torch_kernel() != 0).astype(np.float64))
+    src = torch.ones((1, c, y, x), dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.conv2d(src, mask, stride=syn.stride[::-1], padding=syn.padding[::-1],
+                               dilation=syn.dilation[::-1], groups=syn.groups).sum().backward()
+    return np.rint(src.grad[0].numpy()).astype(np.int64).reshape(-1)
+
+
+def layer_facts(net: Network) -> list[LayerFacts]:
+    """:class:`LayerFacts` of every layer of ``net``, in netx order."""
+    return [LayerFacts(l.index, l.name, l.kind, tuple(int(s) for s in l.neuron.shape), l.neuron.size,
+                       None if l.synapse is None else fanout(l.synapse)) for l in net.layers]
+
+
+def count_chunk(facts: list[LayerFacts], trains: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Spikes and synops of a chunk of steps.
+
+    ``trains``: ``[input, layer 0, layer 1, ...]`` events, each ``(n, T, batch)`` in
+    internal order (``input`` is the external input, as a network's first synapse
+    receives it). Returns ``(spikes, synops)``, int64 ``(layers, T, batch)``.
+    """
+    steps, b = trains[0].shape[1:]
+    spikes = np.zeros((len(facts), steps, b), np.int64)
+    synops = np.zeros_like(spikes)
+    for i, f in enumerate(facts):
+        spikes[i] = np.count_nonzero(trains[i + 1], axis=0)
+        if f.fanout is not None:
+            src = trains[i].reshape(len(f.fanout), steps * b) != 0
+            # float64 holds these sums exactly (each below 2**53)
+            synops[i] = np.rint(f.fanout.astype(np.float64) @ src).astype(np.int64).reshape(steps, b)
+    return spikes, synops
+
+
+class Activity:
+    """Counts of ``samples`` inferences of ``steps`` steps each: per layer, per step
+    (summed over samples) and per sample (summed over steps)."""
+
+    def __init__(self, facts: list[LayerFacts], steps: int, samples: int):
+        self.facts = facts
+        self.steps = int(steps)
+        self.samples = int(samples)
+        n = len(facts)
+        self.spikes_step = np.zeros((n, self.steps), np.int64)
+        self.synops_step = np.zeros((n, self.steps), np.int64)
+        self.spikes_sample = np.zeros((n, self.samples), np.int64)
+        self.synops_sample = np.zeros((n, self.samples), np.int64)
+
+    def add(self, t0: int, trains: list[np.ndarray], sample0: int = 0) -> None:
+        """Count a chunk of steps starting at step ``t0`` for samples ``sample0 ...``
+        (``trains`` as :func:`count_chunk` takes them)."""
+        spikes, synops = count_chunk(self.facts, trains)
+        steps, b = spikes.shape[1:]
+        self.spikes_step[:, t0:t0 + steps] += spikes.sum(axis=2)
+        self.synops_step[:, t0:t0 + steps] += synops.sum(axis=2)
+        self.spikes_sample[:, sample0:sample0 + b] += spikes.sum(axis=1)
+        self.synops_sample[:, sample0:sample0 + b] += synops.sum(axis=1)
+
+    def merge(self, other: "Activity") -> "Activity":
+        """Counts of both runs together (the same network and steps); a new object."""
+        if other.steps != self.steps or len(other.facts) != len(self.facts):
+            raise ValueError("activity of different networks or step counts cannot be merged")
+        m = Activity(self.facts, self.steps, self.samples + other.samples)
+        m.spikes_step = self.spikes_step + other.spikes_step
+        m.synops_step = self.synops_step + other.synops_step
+        m.spikes_sample = np.concatenate([self.spikes_sample, other.spikes_sample], axis=1)
+        m.synops_sample = np.concatenate([self.synops_sample, other.synops_sample], axis=1)
+        return m
+
+    def neuron_updates_step(self, i: int) -> np.ndarray:
+        return np.full(self.steps, self.facts[i].neurons * self.samples, np.int64)
+
+    def neuron_updates_sample(self, i: int) -> np.ndarray:
+        return np.full(self.samples, self.facts[i].neurons * self.steps, np.int64)
+
+
+def _counts(per_step: np.ndarray, per_sample: np.ndarray) -> dict:
+    return {"per_step": [int(v) for v in per_step], "per_sample": [int(v) for v in per_sample]}
+
+
+def activity_json(activity: Activity, network: str, backend: str) -> dict:
+    """The Contract-1 ``spikeport-activity/1`` object of ``activity``.
+
+    Layer ``shape`` is in netx order (``(x, y, c)`` for convolution layers), as the
+    simulator's arrays are; ``name`` is the layer's HDF5 group (``layer<i>``)."""
+    layers = []
+    for i, f in enumerate(activity.facts):
+        layers.append({
+            "index": int(f.index), "name": f.name, "kind": f.kind, "shape": [int(s) for s in f.shape],
+            "neurons": int(f.neurons), "synapses": f.synapses,
+            "spikes": _counts(activity.spikes_step[i], activity.spikes_sample[i]),
+            "synops": _counts(activity.synops_step[i], activity.synops_sample[i]),
+            "neuron_updates": _counts(activity.neuron_updates_step(i), activity.neuron_updates_sample(i)),
+        })
+    return {"format": FORMAT, "network": str(network), "backend": backend, "samples": activity.samples,
+            "steps": activity.steps, "layers": layers}

@@ -1,0 +1,224 @@
+"""``simulate``: one entry point for every backend (fast, Lava fixed_pt, Loihi 2).
+
+.. code-block:: python
+
+    from spikeport.sim import simulate, activity_json
+    res = simulate("model.net", x, backend="fast", counts=True)   # x: (batch, inputs..., T)
+    res.output            # (batch, outputs..., T) int32, what a RingBuffer sink records
+    res.counts            # Contract-1 dict (spikeport-activity/1)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spikeport.errors import SpikeportError
+from spikeport.sim.activity import Activity, activity_json, layer_facts
+from spikeport.sim.fast import Layer, Network, chunk_steps, load_network, stream, to_internal, to_netx
+
+BACKENDS = ("fast", "lava", "loihi")
+INT32_MAX = (1 << 31) - 1
+
+
+@dataclass
+class SimResult:
+    """What a simulation produced.
+
+    ``output``: the output layer's events ``(batch, outputs..., steps)`` int32 (0/1
+    spikes, or graded values for sigma-delta layers), exactly as a RingBuffer sink
+    records them (no shift); ``layers``: every layer's, when recorded; ``activity``:
+    the counts, when asked for (:attr:`counts` gives them as Contract-1 JSON);
+    ``latency``: steps from an input to its earliest possible effect at the output.
+    """
+
+    output: np.ndarray
+    layers: list[np.ndarray] | None
+    activity: Activity | None
+    latency: int
+    backend: str
+    steps: int
+    network: str
+    batched: bool = True       # whether the input came as (batch, inputs..., T)
+
+    @property
+    def counts(self) -> dict | None:
+        """Contract-1 ``spikeport-activity/1`` dict, or None without counts."""
+        if self.activity is None:
+            return None
+        return activity_json(self.activity, self.network, self.backend)
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def check_input(x, input_shape: tuple, name: str = "input", network: str = "the network"
+                ) -> tuple[np.ndarray, bool]:
+    """Validate an input array for a network whose input port is ``input_shape``
+    (netx order) and return it as int32 ``(batch, *input_shape, T)``, plus whether
+    it came batched. ``x`` may be ``(*input_shape, T)`` (one sample) or ``(batch,
+    *input_shape, T)``. Values are cast to int32 as Lava's RingBuffer source casts
+    them (toward zero). Raises :class:`SpikeportError` naming ``name`` for a wrong
+    shape, a non-numeric dtype, NaN or infinite values, or values beyond int32."""
+    x = np.asarray(x)
+    input_shape = tuple(int(s) for s in input_shape)
+    if x.dtype.kind not in "biuf":
+        raise SpikeportError(f"{name}: dtype {x.dtype} is not numeric")
+    k = len(input_shape)
+    if x.ndim == k + 1 and tuple(x.shape[:-1]) == input_shape:
+        batched = False
+    elif x.ndim == k + 2 and tuple(x.shape[1:-1]) == input_shape:
+        batched = True
+    else:
+        raise SpikeportError(f"{name}: shape {_fmt(x.shape)} does not fit the input of {network}: expected "
+                             f"{_fmt(input_shape + ('T',))} or {_fmt(('batch',) + input_shape + ('T',))}")
+    if x.shape[-1] == 0:
+        raise SpikeportError(f"{name}: no timesteps (the last axis is empty)")
+    if batched and x.shape[0] == 0:
+        raise SpikeportError(f"{name}: empty batch")
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            what = "NaN" if np.isnan(x[idx]) else "an infinite value"
+            raise SpikeportError(f"{name}: {what} at index {idx}")
+    if x.size and x.dtype.kind in "iuf":
+        big = np.abs(x) > INT32_MAX if x.dtype.kind != "u" else x > INT32_MAX
+        if big.any():
+            idx = tuple(int(i) for i in np.argwhere(big)[0])
+            raise SpikeportError(f"{name}: value {x[idx]} at index {idx} is outside int32, the range of "
+                                 f"Lava's input RingBuffer")
+    x = x.astype(np.int32)
+    return (x if batched else x[None]), batched
+
+
+def _as_network(net, netx_options) -> Network:
+    if isinstance(net, Network):
+        return net
+    if isinstance(net, (list, tuple)) and net and isinstance(net[0], Layer):
+        first = net[0]
+        shape = first.neuron.shape if first.synapse is None else first.synapse.in_shape
+        return Network("", list(net), tuple(shape))
+    return load_network(net, **netx_options)
+
+
+def _simulate_fast(net: Network, x: np.ndarray, steps: int, counts: bool, record: str, progress: bool,
+                   chunk: int | None) -> SimResult:
+    from tqdm.auto import tqdm
+
+    b = x.shape[0]
+    out = np.zeros((b,) + tuple(net.output_shape) + (steps,), np.int32)
+    rec = [np.zeros((b,) + tuple(l.neuron.shape) + (steps,), np.int32) for l in net] if record == "all" else None
+    act = Activity(layer_facts(net), steps, b) if counts else None
+    chunk = chunk or chunk_steps(b, net)
+    with tqdm(total=steps, desc="fast sim", unit="step", disable=None if progress else True) as bar:
+        for t0, trains in stream(net, x, steps, chunk):
+            tc = trains[0].shape[1]
+            if rec is not None:
+                for i, layer in enumerate(net.layers):
+                    rec[i][..., t0:t0 + tc] = to_netx(trains[i + 1], layer.neuron.shape)
+            out[..., t0:t0 + tc] = to_netx(trains[-1], net.output_shape)
+            if act is not None:
+                act.add(t0, trains)
+            bar.update(tc)
+    return SimResult(out, rec, act, net.latency, "fast", steps, net.path)
+
+
+def _simulate_lava(path: str, x: np.ndarray, steps: int, counts: bool, record: str, progress: bool,
+                   netx_options: dict) -> SimResult:
+    from tqdm.auto import tqdm
+
+    from spikeport.sim.lava_backend import run_lava
+
+    desc = None
+    if counts:
+        try:
+            desc = load_network(path, **netx_options)       # fan-outs and kinds for the counts
+        except SpikeportError as e:
+            raise SpikeportError(f"activity counts: {e}") from None
+    all_layers = counts or record == "all"
+    b = x.shape[0]
+    act = Activity(layer_facts(desc), steps, b) if counts else None
+    outs, recs = [], []
+    for k in tqdm(range(b), desc="Lava fixed_pt", unit="sample", disable=None if progress else True):
+        got = run_lava(path, x[k], steps=steps, all_layers=all_layers, checked=True, **netx_options)
+        layers = [np.rint(g).astype(np.int32) for g in (got if all_layers else [got])]
+        outs.append(layers[-1])
+        if record == "all":
+            recs.append(layers)
+        if act is not None:
+            xin = x[k][..., np.arange(steps) % x.shape[-1]]
+            trains = [to_internal(xin[None])] + [to_internal(s[None]) for s in layers]
+            act.add(0, trains, sample0=k)
+    rec = [np.stack([r[i] for r in recs]) for i in range(len(recs[0]))] if record == "all" else None
+    latency = desc.latency if desc is not None else _lava_latency(path, netx_options)
+    return SimResult(np.stack(outs), rec, act, latency, "lava", steps, str(path))
+
+
+def _lava_latency(path, netx_options) -> int:
+    try:
+        return load_network(path, **netx_options).latency
+    except SpikeportError:
+        return -1      # a network only Lava runs (recurrent, complex): latency not derived
+
+
+def simulate(net: str | os.PathLike | Network, x: np.ndarray, *, backend: str = "fast",
+             steps: int | None = None, counts: bool = False, record: str = "output",
+             progress: bool = False, chunk: int | None = None, input_name: str = "input",
+             **netx_options) -> SimResult:
+    """Run a batch through a netx network.
+
+    ``net``: a netx HDF5 path (any backend) or a :class:`~spikeport.sim.fast.Network`
+    from :func:`~spikeport.sim.load_network` (fast backend). ``x``: ``(batch,
+    inputs..., T)`` (or one sample ``(inputs..., T)``) in netx order, as netx's input
+    takes it: the input layer's neurons' ``a_in`` (integer currents) when the network
+    starts with an input layer that has neurons, else spikes into the first synapse
+    (any nonzero value is a spike unless ``input_message_bits`` is set). ``steps``:
+    timesteps to run (default ``T``; the input repeats beyond ``T``, as a RingBuffer
+    source does). ``counts``: count activity (:class:`~spikeport.sim.activity.Activity`).
+    ``record``: ``"output"`` or ``"all"`` (every layer's events in
+    :attr:`SimResult.layers`). ``chunk``: fast backend steps per chunk (default: a
+    memory budget). ``netx_options`` (e.g. ``num_layers``) go to netx's loader.
+    Bad input raises :class:`SpikeportError` naming ``input_name``.
+    """
+    if backend not in BACKENDS:
+        raise SpikeportError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if record not in ("output", "all"):
+        raise SpikeportError(f"record must be 'output' or 'all', not {record!r}")
+    if steps is not None and int(steps) < 1:
+        raise SpikeportError(f"steps must be at least 1, not {steps}")
+    if backend == "fast":
+        network = _as_network(net, netx_options)
+        xb, batched = check_input(x, network.input_shape, input_name, network.path or "the network")
+        res = _simulate_fast(network, xb, int(steps or xb.shape[-1]), counts, record, progress, chunk)
+        res.batched = batched
+        return res
+    if isinstance(net, Network):
+        if not net.path:
+            raise SpikeportError(f"the {backend} backend needs the network's file path")
+        netx_options = {**net.options, **netx_options}
+        net = net.path
+    path = str(Path(net))
+    from spikeport.sim.lava_backend import network_input_shape
+
+    in_shape = network_input_shape(path, **netx_options)
+    xb, batched = check_input(x, in_shape, input_name, path)
+    steps = int(steps or xb.shape[-1])
+    if backend == "loihi":
+        from spikeport.sim.loihi_backend import run_loihi
+
+        if counts or record == "all":
+            raise SpikeportError("activity counts and per-layer records come from the simulators: use "
+                                 "--backend fast or lava for them")
+        out = np.stack([np.rint(run_loihi(path, xb[k], steps, **netx_options)).astype(np.int32)
+                        for k in range(xb.shape[0])])
+        return SimResult(out, None, None, _lava_latency(path, netx_options), "loihi", steps, path, batched)
+    res = _simulate_lava(path, xb, steps, counts, record, progress, netx_options)
+    res.batched = batched
+    return res
+
+
+__all__ = ["simulate", "SimResult", "check_input", "BACKENDS"]

@@ -1,0 +1,116 @@
+"""Glue between the train stage's data path and the sim stage: feed a dataset to an
+exported network exactly as training fed the model, and score it.
+
+The network's ``spikeport`` metadata (written at export) says how: feature
+parameters and normalisation statistics, encoder, classes, timesteps. A network
+from elsewhere (no metadata) cannot be evaluated on a dataset; give it arrays
+(``spikeport sim`` / ``spikeport report --input``) instead.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from spikeport.errors import SpikeportError
+
+
+def network_metadata(net_path: str | os.PathLike) -> dict[str, Any]:
+    """The export metadata of ``net_path``; a clear error when it has none."""
+    from spikeport.export import read_metadata
+
+    path = Path(net_path)
+    if not path.is_file():
+        raise SpikeportError(f"{path}: no such network file")
+    try:
+        meta = read_metadata(path)
+    except OSError as e:
+        raise SpikeportError(f"{path}: cannot read as HDF5 ({e})") from None
+    missing = [k for k in ("features", "norm", "encoder", "classes", "spec") if k not in meta]
+    if missing:
+        raise SpikeportError(f"{path}: no spikeport training metadata ({', '.join(missing)} missing); "
+                             f"evaluate it on arrays with --input instead of --data")
+    return meta
+
+
+def dataset_inputs(meta: dict, data_dir: str | os.PathLike, split: str = "test", limit: int | None = None,
+                   cache_dir: str | os.PathLike | None = None, seed: int | None = None,
+                   progress: bool = True) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Network inputs for a dataset split, the way training encoded them.
+
+    Returns ``(x, labels, classes)``: ``x`` in netx order ``(clips, inputs..., T)``
+    (int32 currents for an input layer with neurons, else 0/1 spikes), ``labels``
+    ``(clips,)`` int64 indices into ``classes``.
+    """
+    from spikeport.export import to_netx_input
+    from spikeport.train import encoders
+    from spikeport.train.features import FeatureParams, compute_features, normalize
+    from spikeport.train.kws import DIRECT_SCALE, default_cache_dir
+    from spikeport.train.speech_commands import load_split
+
+    seed = meta.get("seed", 0) if seed is None else seed
+    s = load_split(data_dir, split, task=meta.get("kws_task", "12"), seed=seed)
+    if list(s.classes) != list(meta["classes"]):
+        raise SpikeportError(f"{data_dir}: its classes ({len(s.classes)}) differ from the network's "
+                             f"({len(meta['classes'])})")
+    if limit is not None and len(s.clips) > limit:
+        pick = np.sort(np.random.default_rng(seed).choice(len(s.clips), limit, replace=False))
+        s = dataclasses.replace(s, clips=tuple(s.clips[i] for i in pick))
+    params = FeatureParams(**meta["features"])
+    cache = Path(cache_dir) if cache_dir else default_cache_dir() / "features"
+    feats, labels, _ = compute_features(s, params, cache_dir=cache, progress=progress)
+    feats = normalize(feats, meta["norm"])
+    enc = dict(meta["encoder"])
+    name = enc.pop("name")
+    if name == "direct":
+        enc.setdefault("scale", DIRECT_SCALE)
+    if name in ("rate", "latency"):
+        enc.setdefault("seed", seed)
+    x = encoders.encode(name, feats, **enc)
+    spec = meta["spec"]
+    x = x[:, :, :, None, :] if len(spec["input_shape"]) == 3 else x.reshape(len(x), -1, x.shape[-1])
+    return to_netx_input(x, analog=bool(spec.get("input_neuron"))), np.asarray(labels, np.int64), list(s.classes)
+
+
+def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, split: str = "test",
+                     limit: int | None = None, backend: str = "fast", batch_size: int = 128,
+                     cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict[str, Any]:
+    """Accuracy and activity of the exported network at ``net_path`` on a dataset split.
+
+    Class = output neuron with the most spikes. Returns a JSON-able dict: accuracy,
+    per-class accuracy, confusion matrix ``(classes, classes)`` (rows: truth),
+    activity counts (``spikeport-activity/1``) and their mean per inference.
+    """
+    from spikeport.sim import simulate
+    from spikeport.sim.activity import activity_json
+
+    meta = network_metadata(net_path)
+    x, labels, classes = dataset_inputs(meta, data_dir, split, limit, cache_dir, progress=progress)
+    if len(x) == 0:
+        raise SpikeportError(f"{data_dir}: the {split} split is empty")
+    preds, activity = [], None
+    for i in tqdm(range(0, len(x), batch_size), desc=f"eval ({backend})", unit="batch",
+                  disable=None if progress else True):
+        res = simulate(net_path, x[i:i + batch_size], backend=backend, counts=True,
+                       progress=progress and backend == "lava")
+        preds.append(res.output.reshape(res.output.shape[0], -1, res.output.shape[-1]).sum(-1).argmax(1))
+        activity = res.activity if activity is None else activity.merge(res.activity)
+    pred = np.concatenate(preds)
+    k = len(classes)
+    confusion = np.zeros((k, k), np.int64)
+    np.add.at(confusion, (labels, pred), 1)
+    counts = activity_json(activity, str(net_path), backend)
+    per_inf = {name: float(sum(sum(l[name]["per_sample"]) for l in counts["layers"]) / len(x))
+               for name in ("spikes", "synops", "neuron_updates")}
+    return {
+        "network": str(net_path), "data": str(data_dir), "split": split, "clips": int(len(x)),
+        "backend": backend, "timesteps": int(x.shape[-1]), "classes": classes,
+        "accuracy": float((pred == labels).mean()),
+        "per_class_accuracy": {c: float(confusion[i, i] / max(confusion[i].sum(), 1)) for i, c in enumerate(classes)},
+        "confusion": confusion.tolist(), "per_inference": per_inf, "activity": counts,
+        "predictions": pred.tolist(), "labels": labels.tolist(),
+    }

@@ -1,0 +1,196 @@
+"""The whole pipeline on the embedded corpus (``spikeport demo`` / ``make demo``):
+corpus -> train SNN + ANN twin -> export netx -> Lava vs fast, every spike ->
+fast eval on the test split -> Loihi 2 mapping -> energy report.
+
+Each stage records what it was computed from in ``<out>/stages.json`` (parameters
+and the size and modification time of its inputs) and is skipped when that still
+holds and its outputs exist; ``force`` reruns everything.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from spikeport.atomic import atomic_path
+from spikeport.errors import SpikeportError
+
+
+def _stamp(paths: list[Path]) -> list:
+    return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] if p.exists() else [str(p), None, None]
+            for p in paths]
+
+
+class _Stages:
+    """Up-to-date bookkeeping in ``stages.json``."""
+
+    def __init__(self, out: Path, force: bool):
+        self.path = out / "stages.json"
+        self.force = force
+        self.done = {} if force or not self.path.is_file() else json.loads(self.path.read_text())
+
+    def run(self, name: str, params: dict, inputs: list[Path], outputs: list[Path],
+            fn: Callable[[], Any]) -> bool:
+        """Run ``fn`` unless stage ``name`` is up to date; True when it ran."""
+        key = {"params": params, "inputs": _stamp(inputs)}
+        if self.done.get(name, {}).get("key") == key and all(p.exists() for p in outputs):
+            print(f"[{name}] up to date, skipped", flush=True)
+            return False
+        print(f"[{name}] running", flush=True)
+        t0 = time.time()
+        fn()
+        self.done[name] = {"key": key, "seconds": round(time.time() - t0, 1)}
+        with atomic_path(self.path) as tmp:
+            Path(tmp).write_text(json.dumps(self.done, indent=1) + "\n")
+        return True
+
+
+def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress: bool = True) -> dict:
+    """Run clips through Lava (fixed_pt), the fast backend and the trained PyTorch
+    model (quantized); compare every spike of every layer at every timestep.
+
+    ``x_netx``: ``(clips, inputs..., T)`` as the network takes it. Returns counts of
+    compared and mismatched spikes per pair of backends and the Lava predictions.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from spikeport.export import from_netx_layer
+    from spikeport.sim import simulate
+    from spikeport.train.kws import load_snn
+
+    net, meta = load_snn(run_dir / "model.pt")
+    analog = bool(net.spec.get("input_neuron"))
+    fast = simulate(net_path, x_netx, backend="fast", record="all", counts=True)
+    # back to the model's layout: int currents / 64 are the model's quantized inputs
+    x_model = from_netx_layer(x_netx).astype(np.float32)
+    if analog:
+        x_model = x_model / 64.0
+    with torch.no_grad():
+        torch_layers = [o.numpy() for o in net(torch.from_numpy(x_model), return_all=True)]
+    compared = {"lava_vs_fast": 0, "lava_vs_pytorch": 0}
+    mismatched = {"lava_vs_fast": 0, "lava_vs_pytorch": 0}
+    lava_pred = []
+    lava_act = None
+    for k in tqdm(range(len(x_netx)), desc="Lava fixed_pt", unit="clip", disable=None if progress else True):
+        lava = simulate(net_path, x_netx[k:k + 1], backend="lava", record="all", counts=True)
+        lava_act = lava.activity if lava_act is None else lava_act.merge(lava.activity)
+        for i, l in enumerate(lava.layers):
+            f = fast.layers[i][k:k + 1]
+            t = torch_layers[i][k:k + 1]
+            compared["lava_vs_fast"] += l.size
+            mismatched["lava_vs_fast"] += int((l != f).sum())
+            compared["lava_vs_pytorch"] += l.size
+            mismatched["lava_vs_pytorch"] += int((from_netx_layer(l).reshape(t.shape) != t).sum())
+        out = lava.output.reshape(1, -1, lava.output.shape[-1])
+        lava_pred.append(int(out.sum(-1).argmax(1)[0]))
+    from spikeport.sim.activity import activity_json
+
+    fast_counts = {k: v for k, v in activity_json(fast.activity, str(net_path), "fast").items()
+                   if k not in ("backend",)}
+    lava_counts = {k: v for k, v in activity_json(lava_act, str(net_path), "lava").items()
+                   if k not in ("backend",)}
+    return {"clips": int(len(x_netx)), "timesteps": int(x_netx.shape[-1]), "layers": len(fast.layers),
+            "compared": compared, "mismatched": mismatched, "lava_predictions": lava_pred,
+            "activity_counts_equal": fast_counts == lava_counts}
+
+
+def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 12, ann_epochs: int = 15,
+             corpus: dict | None = None, lava_clips: int = 5, limit: int | None = None, seed: int = 0,
+             force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
+    """Run (or bring up to date) the whole pipeline into ``out``; returns the summary
+    that is also written to ``out/demo.json``."""
+    from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
+    from spikeport.export import export_run
+    from spikeport.hw.mapping import map_network
+    from spikeport.hw.profiles import load_profile
+    from spikeport.hw.report import write_report
+    from spikeport.train.corpus import MANIFEST, build_corpus
+    from spikeport.train.kws import KwsConfig, default_cache_dir, train_kws
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    stages = _Stages(out, force)
+    corpus = dict(corpus or {})
+    root = cache / "corpus"
+
+    stages.run("corpus", {"corpus": corpus, "seed": seed}, [], [root / MANIFEST],
+               lambda: build_corpus(root, seed=seed, progress=progress, **corpus))
+    cfg = KwsConfig(epochs=epochs, ann_epochs=ann_epochs, corpus=corpus, seed=seed, limit=limit)
+
+    def train():
+        resume = (out / "checkpoint.pt").is_file() and (out / "config.json").is_file()
+        if resume:
+            saved = json.loads((out / "config.json").read_text())
+            if KwsConfig.from_json(saved).to_json() != cfg.to_json():
+                for name in ("checkpoint.pt", "config.json", "metrics.json", "summary.json"):
+                    (out / name).unlink(missing_ok=True)
+                resume = False
+        train_kws(cfg, out, resume=resume, cache_dir=cache, progress=progress)
+
+    stages.run("train", cfg.to_json(), [], [out / "model.pt", out / "ann.json", out / "summary.json"], train)
+    net_path = out / "model.net"
+    stages.run("export", {}, [out / "model.pt"], [net_path], lambda: export_run(out, net_path))
+    meta = network_metadata(net_path)
+
+    def verify():
+        x, labels, _ = dataset_inputs(meta, root, "test", limit=lava_clips, cache_dir=cache / "features",
+                                      progress=False)
+        v = verify_bit_exact(net_path, out, x, progress=progress)
+        v["labels"] = labels.tolist()
+        v["lava_accuracy"] = float(np.mean(np.array(v["lava_predictions"]) == labels))
+        _write_json(out / "verify.json", v)
+
+    stages.run("verify", {"lava_clips": lava_clips}, [net_path], [out / "verify.json"], verify)
+    stages.run("eval", {"limit": limit}, [net_path], [out / "eval.json"],
+               lambda: _write_json(out / "eval.json", evaluate_network(
+                   net_path, root, "test", limit=limit, cache_dir=cache / "features", progress=progress)))
+    profile = load_profile("loihi2")
+    stages.run("map", {"chip": "loihi2"}, [net_path], [out / "mapping.json"],
+               lambda: _write_json(out / "mapping.json", map_network(net_path, profile).to_json()))
+
+    summary_t = json.loads((out / "summary.json").read_text())
+    ev = json.loads((out / "eval.json").read_text())
+    ver = json.loads((out / "verify.json").read_text())
+
+    def report():
+        x, _, _ = dataset_inputs(meta, root, "test", limit=1, cache_dir=cache / "features", progress=False)
+        from spikeport.sim import simulate
+
+        one = simulate(net_path, x[:1], backend="fast", record="all")
+        accuracy = {"float": summary_t["float_accuracy"], "quantized": ev["accuracy"],
+                    "lava": ver["lava_accuracy"], "ann": summary_t["ann_accuracy"]}
+        ann = json.loads((out / "ann.json").read_text())
+        write_report(out / "report", net_path, ev["activity"], profile, ann=ann, accuracy=accuracy,
+                     raster=[l[0] for l in one.layers], step_seconds=None)
+
+    stages.run("report", {"chip": "loihi2"}, [net_path, out / "eval.json", out / "verify.json", out / "ann.json"],
+               [out / "report" / "report.html", out / "report" / "energy.json"], report)
+
+    energy = json.loads((out / "report" / "energy.json").read_text())
+    mapping = json.loads((out / "mapping.json").read_text())
+    head = energy["headline"]
+    mism = sum(ver["mismatched"].values())
+    s = {
+        "float_accuracy": summary_t["float_accuracy"], "quantized_accuracy": ev["accuracy"],
+        "test_clips": ev["clips"], "ann_accuracy": summary_t["ann_accuracy"],
+        "lava_accuracy": ver["lava_accuracy"], "lava_clips": ver["clips"],
+        "spikes_compared": ver["compared"], "spikes_mismatched": ver["mismatched"],
+        "activity_counts_equal": ver["activity_counts_equal"],
+        "firing_mean": summary_t["firing_mean"], "loihi2_cores": mapping["cores"], "fits": mapping["fits"],
+        "snn_pJ": head["snn_pJ"], "ann_pJ": head["ann_pJ"], "ratio": head["ratio"], "headline": head["text"],
+        "report": str(out / "report" / "report.html"), "net": str(net_path), "bit_exact": mism == 0,
+    }
+    _write_json(out / "demo.json", s)
+    return s
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(obj, indent=1) + "\n")
