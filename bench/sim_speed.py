@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python bench/sim_speed.py                       # ntidigits (+ runs/demo/model.net if present)
+    .venv/bin/python bench/sim_speed.py                       # ntidigits, KWS-shaped (+ the trained runs/demo/model.net if present)
     .venv/bin/python bench/sim_speed.py --net NET --input X.npy [--steps T] [--batch 64]
 
 ``X.npy``: ``(inputs..., T)`` or ``(batch, inputs..., T)`` as ``spikeport sim`` takes it.
@@ -137,9 +137,14 @@ def main() -> None:
             rows.append(bench("KWS-shaped conv net (random weights)", kws, xk, a.batch, a.repeat, a.lava_marginal))
         demo = Path("runs/demo/model.net")
         if demo.is_file():
-            rng = np.random.default_rng(0)
-            xd = (rng.random((a.batch, 64, a.steps)) < 0.3).astype(np.float64)
-            rows.append(bench("digits demo 64-128-10", demo, xd, a.batch, a.repeat, a.lava_marginal))
+            # the trained keyword spotter of `make demo`, on real test clips of the embedded corpus
+            from spikeport.evaluate import dataset_inputs, network_metadata
+            from spikeport.train.kws import default_cache_dir
+
+            xd, _, _ = dataset_inputs(network_metadata(demo), default_cache_dir() / "corpus", "test",
+                                      limit=a.batch, progress=False)
+            rows.append(bench("trained KWS net (runs/demo/model.net), test clips", demo, xd, a.batch, a.repeat,
+                              a.lava_marginal))
     for r in rows:
         line = (f"{r['network']}: {r['steps']} steps | Lava {r['lava_s']:.2f} s | fast load {r['fast_load_s'] * 1e3:.0f} ms"
                 f" + run {r['fast_one_s'] * 1e3:.1f} ms (x{r['speedup_one_sample']:.0f}; run only "

@@ -37,7 +37,8 @@ def register(sub) -> None:
     s = sub.add_parser("eval", help="dataset accuracy and activity totals of an exported network")
     s.add_argument("net", help="netx HDF5 network exported by spikeport (it carries its feature/encoder metadata)")
     s.add_argument("--data", required=True, help="Speech Commands layout folder (the real dataset or the embedded corpus)")
-    s.add_argument("--backend", choices=["fast", "lava"], default="fast")
+    s.add_argument("--backend", choices=["fast", "lava", "loihi"], default="fast",
+                   help="loihi: Loihi2HwCfg on a Loihi system (needs the lava-loihi extension)")
     s.add_argument("--split", choices=["train", "validation", "test"], default="test")
     s.add_argument("--limit", type=int, default=None, help="at most N clips (a seeded random subset)")
     s.add_argument("--batch-size", type=int, default=128)

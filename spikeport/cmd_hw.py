@@ -72,6 +72,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     net = _net(args.net)
     profile = load_profile(args.chip)
+    if args.backend == "loihi":
+        from spikeport.sim.loihi_backend import require_loihi
+
+        require_loihi()
+        if args.data is None:
+            raise SpikeportError("--backend loihi measures accuracy on a dataset: use it with --data")
     if args.input is None and args.activity is None and args.data is None:
         raise SpikeportError("give --data DIR (a dataset, for a network spikeport exported), --input X.npy "
                              "(arrays (inputs..., T) or (batch, inputs..., T)) or --activity COUNTS.json")
@@ -144,8 +150,9 @@ def register(sub) -> None:
     s.add_argument("--limit", type=int, default=None, help="with --data: at most N clips")
     s.add_argument("--ann", help="the ANN twin: ann.json, its folder, or ann.pt beside it")
     s.add_argument("--chip", default="loihi2", help=CHIP_HELP)
-    s.add_argument("--backend", choices=["fast", "lava"], default="fast",
-                   help="simulator that runs --input to count activity (default fast; both are bit-exact)")
+    s.add_argument("--backend", choices=["fast", "lava", "loihi"], default="fast",
+                   help="what runs the network (default fast; fast and lava are bit-exact). loihi: accuracy "
+                        "from the chip (needs lava-loihi), activity counts from the fast simulator")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--step-seconds", type=float, default=None,
                    help="real time per timestep (s), for the N-DNS power proxy in ops/s")

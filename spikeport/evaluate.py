@@ -88,6 +88,10 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
     from spikeport.sim import simulate
     from spikeport.sim.activity import activity_json
 
+    if backend == "loihi":
+        from spikeport.sim.loihi_backend import require_loihi
+
+        require_loihi()   # one clear message when the hardware extension is missing
     meta = network_metadata(net_path)
     x, labels, classes = dataset_inputs(meta, data_dir, split, limit, cache_dir, progress=progress)
     if len(x) == 0:
@@ -95,8 +99,11 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
     preds, activity = [], None
     for i in tqdm(range(0, len(x), batch_size), desc=f"eval ({backend})", unit="batch",
                   disable=None if progress else True):
-        res = simulate(net_path, x[i:i + batch_size], backend=backend, counts=True,
+        # the chip gives spikes, not counts: activity then comes from the bit-exact fast simulator
+        res = simulate(net_path, x[i:i + batch_size], backend=backend, counts=backend != "loihi",
                        progress=progress and backend == "lava")
+        if backend == "loihi":
+            res.activity = simulate(net_path, x[i:i + batch_size], backend="fast", counts=True).activity
         preds.append(res.output.reshape(res.output.shape[0], -1, res.output.shape[-1]).sum(-1).argmax(1))
         activity = res.activity if activity is None else activity.merge(res.activity)
     pred = np.concatenate(preds)

@@ -49,3 +49,17 @@ def test_sim_lava_writes_output(digits_slice, tmp_path):
     out = tmp_path / "o.npy"
     assert main(["sim", digits_slice["net"], "--input", str(tmp_path / "x.npy"), "-o", str(out)]) == 0
     np.testing.assert_array_equal(np.load(out), run_lava(digits_slice["net"], x))
+
+
+@pytest.mark.parametrize("cmd", [["eval", "NET", "--data", "DIR", "--backend", "loihi"],
+                                 ["report", "NET", "--data", "DIR", "--backend", "loihi", "-o", "OUT"]])
+def test_loihi_backend_unavailable_is_one_clear_line(cmd, digits_slice, tmp_path, capsys):
+    from spikeport.sim.loihi_backend import missing_loihi_modules
+
+    assert missing_loihi_modules(), "this test is for machines without lava-loihi"
+    args = [digits_slice["net"] if a == "NET" else str(tmp_path) if a == "DIR" else
+            str(tmp_path / "out") if a == "OUT" else a for a in cmd]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("spikeport: error:") and "lava-loihi" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -420,7 +420,7 @@ def train_ann(cfg: KwsConfig, spec: dict, data: dict, progress: bool = True) -> 
             opt.zero_grad()
             loss.backward()
             opt.step()
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
     ann.eval()
     xte, yte = data["test"]
     with torch.no_grad():

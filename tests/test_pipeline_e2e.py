@@ -1,0 +1,86 @@
+"""End to end: the demo pipeline at small sizes, its artifacts, stage skipping, and
+each stage re-run alone from the command line on those artifacts."""
+from __future__ import annotations
+
+import json
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from spikeport.cli import main
+
+pytestmark = pytest.mark.lava
+
+CORPUS = {"clips_per_word": 12, "clips_per_unknown": 4}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from spikeport.pipeline import run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    cache = tmp_path_factory.mktemp("cache")
+    s = run_demo(out, epochs=1, ann_epochs=1, corpus=CORPUS, lava_clips=2, progress=False, cache_dir=cache)
+    return out, cache, s
+
+
+def test_demo_artifacts(demo):
+    out, cache, s = demo
+    for name in ("model.pt", "model.net", "ann.pt", "ann.json", "metrics.json", "summary.json", "verify.json",
+                 "eval.json", "mapping.json", "demo.json", "report/report.html", "report/report.md",
+                 "report/energy.json"):
+        assert (out / name).is_file(), name
+    ver = json.loads((out / "verify.json").read_text())
+    # every spike of every layer of 2 clips x 101 steps, Lava vs fast and Lava vs PyTorch
+    assert ver["clips"] == 2 and ver["timesteps"] == 101
+    assert ver["compared"]["lava_vs_fast"] > 100_000
+    assert ver["mismatched"] == {"lava_vs_fast": 0, "lava_vs_pytorch": 0}
+    assert ver["activity_counts_equal"] is True
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["clips"] == s["test_clips"] > 0 and 0.0 <= ev["accuracy"] <= 1.0
+    assert np.array(ev["confusion"]).sum() == ev["clips"]
+    assert ev["activity"]["format"] == "spikeport-activity/1" and ev["activity"]["samples"] == ev["clips"]
+    energy = json.loads((out / "report" / "energy.json").read_text())
+    assert energy["headline"]["ratio"]["low"] > 0
+    for png in (out / "report").glob("*.png"):
+        assert mpimg.imread(png).size > 0
+    assert s["bit_exact"] and s["fits"] and s["loihi2_cores"] > 0
+    meta_classes = json.loads((out / "summary.json").read_text())["classes"]
+    assert len(meta_classes) == 12
+
+
+def test_demo_rerun_skips_every_stage(demo, capsys):
+    from spikeport.pipeline import run_demo
+
+    out, cache, s = demo
+    before = (out / "model.net").stat().st_mtime_ns
+    s2 = run_demo(out, epochs=1, ann_epochs=1, corpus=CORPUS, lava_clips=2, progress=False, cache_dir=cache)
+    printed = capsys.readouterr().out
+    assert printed.count("up to date, skipped") == 7, printed
+    assert (out / "model.net").stat().st_mtime_ns == before
+    assert s2 == s
+
+
+def test_stages_rerun_alone_from_the_cli(demo, tmp_path, capsys, monkeypatch):
+    out, cache, s = demo
+    monkeypatch.setenv("SPIKEPORT_CACHE", str(cache))
+    net = tmp_path / "again.net"
+    assert main(["export", str(out), "-o", str(net)]) == 0
+    from spikeport.sim import load_network
+
+    a, b = load_network(net), load_network(out / "model.net")
+    assert all(np.array_equal(x.synapse.weight, y.synapse.weight) for x, y in zip(a, b) if x.synapse is not None)
+    res = tmp_path / "eval.json"
+    assert main(["eval", str(net), "--data", str(cache / "corpus"), "--json", str(res), "--quiet"]) == 0
+    ev = json.loads(res.read_text())
+    assert ev["accuracy"] == s["quantized_accuracy"]
+    assert main(["report", str(net), "--data", str(cache / "corpus"), "--ann", str(out / "ann.json"),
+                 "--quiet", "-o", str(tmp_path / "rep")]) == 0
+    energy = json.loads((tmp_path / "rep" / "energy.json").read_text())
+    assert energy["accuracy"]["quantized"] == s["quantized_accuracy"]
+
+
+def test_eval_needs_spikeport_metadata(netx_gts, tmp_path, capsys):
+    assert main(["eval", str(netx_gts / "tiny.net"), "--data", str(tmp_path)]) == 2
+    assert "no spikeport training metadata" in capsys.readouterr().err
