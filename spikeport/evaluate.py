@@ -47,9 +47,8 @@ def dataset_inputs(meta: dict, data_dir: str | os.PathLike, split: str = "test",
     ``(clips,)`` int64 indices into ``classes``.
     """
     from spikeport.export import to_netx_input
-    from spikeport.train import encoders
     from spikeport.train.features import FeatureParams, compute_features, normalize
-    from spikeport.train.kws import DIRECT_SCALE, default_cache_dir
+    from spikeport.train.kws import default_cache_dir, encode_features
     from spikeport.train.speech_commands import load_split
 
     seed = meta.get("seed", 0) if seed is None else seed
@@ -65,14 +64,8 @@ def dataset_inputs(meta: dict, data_dir: str | os.PathLike, split: str = "test",
     feats, labels, _ = compute_features(s, params, cache_dir=cache, progress=progress)
     feats = normalize(feats, meta["norm"])
     enc = dict(meta["encoder"])
-    name = enc.pop("name")
-    if name == "direct":
-        enc.setdefault("scale", DIRECT_SCALE)
-    if name in ("rate", "latency"):
-        enc.setdefault("seed", seed)
-    x = encoders.encode(name, feats, **enc)
     spec = meta["spec"]
-    x = x[:, :, :, None, :] if len(spec["input_shape"]) == 3 else x.reshape(len(x), -1, x.shape[-1])
+    x = encode_features(enc.pop("name"), enc, feats, seed, conv=len(spec["input_shape"]) == 3)
     return to_netx_input(x, analog=bool(spec.get("input_neuron"))), np.asarray(labels, np.int64), list(s.classes)
 
 

@@ -61,6 +61,7 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
     from tqdm.auto import tqdm
 
     from spikeport.export import from_netx_layer
+    from spikeport.export.fixed_point import WEIGHT_SCALE
     from spikeport.sim import simulate
     from spikeport.train.kws import load_snn
 
@@ -70,7 +71,7 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
     # back to the model's layout: int currents / 64 are the model's quantized inputs
     x_model = from_netx_layer(x_netx).astype(np.float32)
     if analog:
-        x_model = x_model / 64.0
+        x_model = x_model / WEIGHT_SCALE
     with torch.no_grad():
         torch_layers = [o.numpy() for o in net(torch.from_numpy(x_model), return_all=True)]
     compared = {"lava_vs_fast": 0, "lava_vs_pytorch": 0}

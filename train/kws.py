@@ -113,19 +113,22 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
     return out
 
 
-def encode_batch(cfg: KwsConfig, feats: np.ndarray, seed: int) -> torch.Tensor:
-    """Encode features ``(batch, 3, bands, frames)`` and shape them for the model:
-    ``(batch, C, bands, 1, T)`` (conv) or ``(batch, C*bands, T)`` (dense)."""
-    params = dict(cfg.encoder_params)
-    if cfg.encoder in ("rate", "latency"):
+def encode_features(encoder: str, params: dict, feats: np.ndarray, seed: int, conv: bool) -> np.ndarray:
+    """Encode normalised features ``(batch, 3, bands, frames)`` as the model takes them:
+    float32 ``(batch, C, bands, 1, T)`` (``conv``) or ``(batch, C*bands, T)``. Used by
+    training and by evaluation of the exported network, so both feed the same input."""
+    params = dict(params)
+    if encoder in ("rate", "latency"):
         params.setdefault("seed", seed)
-    if cfg.encoder == "direct":
+    if encoder == "direct":
         params.setdefault("scale", DIRECT_SCALE)
-    x = encoders.encode(cfg.encoder, feats, **params)
-    x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    if cfg.model == "conv":
-        return x.unsqueeze(3)
-    return x.reshape(x.shape[0], -1, x.shape[-1])
+    x = np.ascontiguousarray(encoders.encode(encoder, feats, **params), dtype=np.float32)
+    return x[:, :, :, None, :] if conv else x.reshape(x.shape[0], -1, x.shape[-1])
+
+
+def encode_batch(cfg: KwsConfig, feats: np.ndarray, seed: int) -> torch.Tensor:
+    """:func:`encode_features` for ``cfg``, as a tensor."""
+    return torch.from_numpy(encode_features(cfg.encoder, cfg.encoder_params, feats, seed, cfg.model == "conv"))
 
 
 def model_spec(cfg: KwsConfig, channels: int, bands: int, classes: int) -> dict:
@@ -343,9 +346,10 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
             "val_firing_mean": val["firing_mean"], "seconds": time.time() - t0,
             "lr": sched.get_last_lr()[0],
         })
-        tqdm.write(f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  train {history[-1]['train_accuracy']:.3f}"
-                   f"  val {val['accuracy']:.3f}  firing {history[-1]['firing_mean']:.4f}"
-                   f"  ({history[-1]['seconds']:.0f} s)") if progress else None
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  train {history[-1]['train_accuracy']:.3f}"
+                       f"  val {val['accuracy']:.3f}  firing {history[-1]['firing_mean']:.4f}"
+                       f"  ({history[-1]['seconds']:.0f} s)")
         with atomic_path(ckpt_path) as tmp:
             torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(), "epoch": epoch + 1,
