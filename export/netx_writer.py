@@ -12,17 +12,29 @@ import os
 from typing import Any, Iterable
 
 import h5py
+import numpy as np
 
 from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 
 
-def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
+               input_shape: tuple[int, ...] | None = None) -> None:
     """Export ``blocks`` (SLAYER blocks, in order) to ``path``; atomic.
 
-    ``metadata`` must be JSON-serialisable.
+    ``metadata`` must be JSON-serialisable. ``input_shape``, one timestep's input
+    ``(C, H, W)``: netx cannot infer the input of a network that starts with a
+    convolution or pooling synapse, so such a network needs it; it is written as a
+    neuron-less ``input`` layer (netx's ``net.inp`` then takes the input).
     """
     blocks = list(blocks)
+    first = type(blocks[0]).__name__ if blocks else ""
+    lead = []
+    if first in ("Conv", "Pool"):
+        if input_shape is None or len(input_shape) != 3:
+            raise SpikeportError(f"{path}: a network starting with a {first.lower()} layer needs its "
+                                 f"(C, H, W) input_shape (got {input_shape})")
+        lead = [_InputShape(input_shape)]
     for i, block in enumerate(blocks):
         syn = getattr(block, "synapse", None)
         if syn is not None and getattr(syn, "weight", None) is not None:
@@ -32,10 +44,21 @@ def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, An
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as h:
             group = h.create_group("layer")
-            for i, block in enumerate(blocks):
+            for i, block in enumerate(lead + blocks):
                 block.export_hdf5(group.create_group(str(i)))
             meta = h.create_group("spikeport")
             meta.attrs["metadata"] = json.dumps(metadata or {}, sort_keys=True)
+
+
+class _InputShape:
+    """A neuron-less netx input layer: only the input's shape, (C, H, W)."""
+
+    def __init__(self, shape):
+        self.shape = tuple(int(v) for v in shape)
+
+    def export_hdf5(self, handle) -> None:
+        handle.create_dataset("type", (1,), "S10", [b"input"])
+        handle.create_dataset("shape", data=np.array(self.shape))
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

@@ -34,5 +34,5 @@ def export_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = No
         else "(n, T)",
     })
     path = Path(output) if output else run / "model.net"
-    write_netx(net.blocks, path, meta)
+    write_netx(net.blocks, path, meta, input_shape=tuple(net.spec["input_shape"]))
     return path

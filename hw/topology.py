@@ -4,7 +4,9 @@ sigma-delta, without building Lava processes).
 Layers are listed as netx instantiates them: an ``input`` layer with neurons, ``dense``
 and ``conv`` layers are compute layers (Lava blocks, in order: the activity counts of the
 sim stage use the same order); ``flatten`` and an ``input`` layer without neurons only
-shape what follows; other types (``average``, ``pool``, ...) netx 0.6 cannot load.
+shape what follows; a ``pool`` layer is the grouped convolution it runs as
+(:func:`spikeport.sim.lowering.pool_as_conv`); other types (``average``, ``convT``, ...)
+netx 0.6 cannot load.
 
 Shapes are as stored in the file: channel-first ``(C, H, W)`` for conv layers, ``(n,)``
 (or ``(n, 1, 1)``) for dense ones. Neuron order inside a layer does not matter here:
@@ -18,9 +20,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikeport.errors import SpikeportError
+from spikeport.sim.lowering import pool_as_conv
 
 COMPUTE_KINDS = ("input", "dense", "delay_dense", "conv")
-NETX_CANNOT_LOAD = ("pool", "convT", "unpool", "average", "concat")   # netx 0.6 raises NotImplementedError
+NETX_CANNOT_LOAD = ("convT", "unpool", "average", "concat")   # netx 0.6 raises NotImplementedError
 
 
 @dataclass
@@ -248,8 +251,14 @@ def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
                 layer = LayerTopology(i, "flatten", shape, 0, False)
                 if prev_shape is not None:
                     prev_shape = (int(np.prod(prev_shape)),)
-            elif kind in ("dense", "conv"):
+            elif kind in ("dense", "conv", "pool"):
+                pooled = kind == "pool"
+                if pooled:  # run (and mapped) as the grouped convolution it is on Loihi
+                    g = {**{k: g[k] for k in g}, **pool_as_conv(g, f"{net_path}: layer {i}")}
+                    kind = "conv"
                 layer = LayerTopology(i, kind, shape, neurons, True, source_shape=src_shape)
+                if pooled:
+                    layer.notes.append("pool layer: a grouped convolution with one shared weight")
                 _neuron(g, layer)
                 try:
                     if kind == "dense":

@@ -35,7 +35,7 @@ from spikeport.errors import SpikeportError
 from spikeport.export import fixed_point as fx
 
 # Layer types the fast backend runs (see sim/netx_file.py).
-FAST_TYPES = ("input", "dense", "conv", "flatten")
+FAST_TYPES = ("input", "dense", "conv", "pool", "flatten")
 F32_EXACT = 1 << 24     # float32 holds every integer below this
 F64_EXACT = 1 << 53
 INT32_LIMIT = 1 << 31
@@ -250,7 +250,7 @@ def _block_groups(entries, num_layers, skip_layers) -> list[int]:
     out = []
     n = len(entries) if num_layers is None else min(len(entries), int(num_layers))
     for e in entries[:n]:
-        if e.type in ("conv", "dense", "dense_rec", "dense_comp") or (e.type == "input" and e.neuron):
+        if e.type in ("conv", "pool", "dense", "dense_rec", "dense_comp") or (e.type == "input" and e.neuron):
             if e.index >= skip_layers:
                 out.append(e.index)
     return out

@@ -28,14 +28,20 @@ def _imports():
 
 
 def load_netx(net_path: str | os.PathLike, **netx_options):
-    """Build the Lava process network described by a netx HDF5 file.
+    """Build the Lava process network described by a netx HDF5 file (pool layers
+    as the grouped convolutions they are on Loihi: :mod:`spikeport.sim.lowering`).
 
     netx's own failures (a shape it cannot infer, a bias it cannot broadcast, a
     field missing from a layer) become one-line :class:`SpikeportError` s naming the file.
     """
+    from spikeport.sim.lowering import netx_loadable
+
     netx = _imports()[0]
     try:
-        return netx.hdf5.Network(net_config=str(Path(net_path)), **netx_options)
+        with netx_loadable(net_path) as path:
+            return netx.hdf5.Network(net_config=str(path), **netx_options)
+    except SpikeportError:
+        raise
     except NotImplementedError as e:
         raise SpikeportError(f"{net_path}: netx cannot build this network ({e or 'not implemented'})") from None
     except (RuntimeError, ValueError, KeyError, TypeError, OSError, IndexError, AssertionError) as e:

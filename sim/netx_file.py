@@ -18,13 +18,17 @@ from spikeport.errors import SpikeportError
 # Layer types netx 0.6 builds into Lava processes. 'flatten' and an 'input' without
 # neurons only reshape; 'dense_rec' and 'dense_comp' are netx's recurrent and complex
 # (resonate-and-fire) dense blocks.
+# 'pool' is not among them: spikeport hands netx pool layers as grouped convolutions
+# (sim/lowering.py), which both backends then run.
 NETX_TYPES = ("input", "dense", "conv", "flatten", "dense_rec", "dense_comp")
+SIM_TYPES = NETX_TYPES + ("pool",)
 # Layer types lava-dl exports but netx 0.6 raises NotImplementedError for.
-NETX_UNBUILT = ("pool", "average", "convT", "unpool", "concat")
+NETX_UNBUILT = ("average", "convT", "unpool", "concat")
 NEURON_TYPES = ("CUBA", "LOIHI", "SDNN")
 # Fields netx reads without a default, per layer type and per neuron type.
 REQUIRED = {"input": ("shape",), "dense": ("weight", "shape"), "dense_rec": ("weight", "weight_rec", "shape"),
-            "conv": ("weight", "shape", "stride", "padding", "dilation", "groups", "neuron")}
+            "conv": ("weight", "shape", "stride", "padding", "dilation", "groups", "neuron"),
+            "pool": ("weight", "shape", "neuron")}
 NEURON_REQUIRED = {"CUBA": ("iDecay", "vDecay", "vThMant"), "LOIHI": ("iDecay", "vDecay", "vThMant"),
                    "SDNN": ("vThMant",)}
 
@@ -47,7 +51,7 @@ def _text(value) -> str:
 
 
 def scan_network(path: str | os.PathLike, backend: str = "lava", num_layers: int | None = None,
-                 supported: tuple[str, ...] = NETX_TYPES) -> list[LayerEntry]:
+                 supported: tuple[str, ...] = SIM_TYPES) -> list[LayerEntry]:
     """Read the layer list of the netx HDF5 file at ``path``, or raise
     :class:`SpikeportError` naming what is wrong: a missing file, a file that is not
     HDF5 or is truncated, no ``layer`` group, a layer without ``type``, or a layer
@@ -101,7 +105,7 @@ def scan_network(path: str | os.PathLike, backend: str = "lava", num_layers: int
     for e in entries:
         if e.type not in supported:
             why = ("netx 0.6 does not build it" if e.type in NETX_UNBUILT else
-                   "not supported by this backend" if e.type in NETX_TYPES else "unknown layer type")
+                   "not supported by this backend" if e.type in SIM_TYPES else "unknown layer type")
             tail = f"; --num-layers {e.index} runs the layers before it" if e.index > 0 else ""
             raise SpikeportError(f"{path}: layer {e.index} has type '{e.type}', which the {backend} backend "
                                  f"cannot run ({why}){tail}")
@@ -109,7 +113,7 @@ def scan_network(path: str | os.PathLike, backend: str = "lava", num_layers: int
                 e.type == "dense_comp" and "RF" in e.neuron):
             raise SpikeportError(f"{path}: layer {e.index} has neuron type '{e.neuron}', which the {backend} "
                                  f"backend cannot run (known: {', '.join(NEURON_TYPES)})")
-    if not any(e.type in ("conv", "dense", "dense_rec", "dense_comp") or (e.type == "input" and e.neuron)
+    if not any(e.type in ("conv", "pool", "dense", "dense_rec", "dense_comp") or (e.type == "input" and e.neuron)
                for e in entries):
         raise SpikeportError(f"{path}: no layer with neurons among the {len(entries)} layer(s) read")
     return entries

@@ -18,6 +18,8 @@ import numpy as np
 from spikeport.errors import SpikeportError
 from spikeport.sim.activity import Activity, activity_json, layer_facts
 from spikeport.sim.fast import Layer, Network, chunk_steps, load_network, stream, to_internal, to_netx
+from spikeport.sim.netx_file import SIM_TYPES, scan_network
+from spikeport.sim.readout import average, average_layer
 
 BACKENDS = ("fast", "lava", "loihi")
 INT32_MAX = (1 << 31) - 1
@@ -32,6 +34,9 @@ class SimResult:
     records them (no shift); ``layers``: every layer's, when recorded; ``activity``:
     the counts, when asked for (:attr:`counts` gives them as Contract-1 JSON);
     ``latency``: steps from an input to its earliest possible effect at the output.
+    A network that ends with an ``average`` readout (:mod:`spikeport.sim.readout`)
+    has ``output`` float32 ``(batch, groups, steps)``, the group means, and
+    ``readout_input`` the spikes they were taken from.
     """
 
     output: np.ndarray
@@ -42,6 +47,8 @@ class SimResult:
     steps: int
     network: str
     batched: bool = True       # whether the input came as (batch, inputs..., T)
+    readout: str | None = None
+    readout_input: np.ndarray | None = None
 
     @property
     def counts(self) -> dict | None:
@@ -181,7 +188,8 @@ def simulate(net: str | os.PathLike | Network, x: np.ndarray, *, backend: str = 
     source does). ``counts``: count activity (:class:`~spikeport.sim.activity.Activity`).
     ``record``: ``"output"`` or ``"all"`` (every layer's events in
     :attr:`SimResult.layers`). ``chunk``: fast backend steps per chunk (default: a
-    memory budget). ``netx_options`` (e.g. ``num_layers``) go to netx's loader.
+    memory budget). ``netx_options`` (e.g. ``num_layers``) go to netx's loader. A
+    final ``average`` layer is applied on the host (see :class:`SimResult`).
     Bad input raises :class:`SpikeportError` naming ``input_name``.
     """
     if backend not in BACKENDS:
@@ -190,6 +198,22 @@ def simulate(net: str | os.PathLike | Network, x: np.ndarray, *, backend: str = 
         raise SpikeportError(f"record must be 'output' or 'all', not {record!r}")
     if steps is not None and int(steps) < 1:
         raise SpikeportError(f"steps must be at least 1, not {steps}")
+    readout = None
+    if isinstance(net, (str, os.PathLike)):
+        readout = average_layer(net, scan_network(net, backend=backend, num_layers=netx_options.get("num_layers"),
+                                                  supported=SIM_TYPES + ("average",)),
+                                netx_options.get("num_layers"))
+        if readout is not None:  # run the layers before it, then average on the host
+            netx_options = {**netx_options, "num_layers": readout[0]}
+    res = _simulate(net, x, backend, steps, counts, record, progress, chunk, input_name, netx_options)
+    if readout is not None:
+        res.readout_input = res.output
+        res.output = average(res.output, readout[1], f"{net}: layer {readout[0]} (average)")
+        res.readout = f"average of {readout[1]} groups"
+    return res
+
+
+def _simulate(net, x, backend, steps, counts, record, progress, chunk, input_name, netx_options) -> SimResult:
     if backend == "fast":
         network = _as_network(net, netx_options)
         xb, batched = check_input(x, network.input_shape, input_name, network.path or "the network")

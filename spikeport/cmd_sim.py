@@ -44,8 +44,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         if args.counts:
             with atomic_path(args.counts) as ctmp:
                 ctmp.write_text(json.dumps(res.counts) + "\n")
-    line = {"output": args.output, "shape": list(out.shape), "spikes": int(np.count_nonzero(out)),
+    spikes = out if res.readout_input is None else res.readout_input
+    line = {"output": args.output, "shape": list(out.shape), "spikes": int(np.count_nonzero(spikes)),
             "backend": res.backend, "steps": res.steps, "latency": res.latency}
+    if res.readout:
+        line["readout"] = res.readout
     if args.counts:
         line["counts"] = args.counts
     print(json.dumps(line))
@@ -68,7 +71,8 @@ def register(sub) -> None:
     s.add_argument("--num-layers", type=int, default=None,
                    help="run only the first N layers of the file (netx's num_layers)")
     s.add_argument("-o", "--output", required=True,
-                   help=".npy file for the output layer's events (outputs..., T), int32")
+                   help=".npy file for the output layer's events (outputs..., T), int32; float32 group means "
+                        "for a network that ends with an 'average' readout")
     s.add_argument("--counts", default=None, help="also write activity counts (spikeport-activity/1 JSON) here")
     s.add_argument("--progress", action="store_true", help="show a progress bar")
     s.set_defaults(func=_cmd_sim)

@@ -137,3 +137,40 @@ def test_reset_interval_fast_equals_lava(tmp_path):
     lava = simulate(path, x, backend="lava", record="all", reset_interval=4, reset_offset=1)
     assert all(l.sum() > 0 for l in fast.layers)
     _equal_every_layer(fast.layers, lava.layers)
+
+
+def test_ntidigits_average_readout(netx_gts):
+    """lava-dl's ntidigits ends with an 'average' layer (242 neurons -> 11 class rates):
+    simulate() runs the file whole and averages on the host, equal to the lava-dl
+    ground truth averaged by hand, on both backends."""
+    path = netx_gts / "gts/ntidigits/ntidigits.net"
+    x = np.load(netx_gts / "gts/ntidigits/input.npy")[:, :300]
+    gt = np.load(netx_gts / "gts/ntidigits/output.npy")[:, 1:300].astype(np.float32)
+    res = simulate(path, x, backend="fast")
+    assert res.output.shape == (1, 11, 300) and res.output.dtype == np.float32
+    assert res.readout == "average of 11 groups" and res.readout_input.shape == (1, 242, 300)
+    np.testing.assert_array_equal(res.output[0, :, :299], gt.reshape(11, 22, -1).mean(axis=1))
+    assert res.output.sum() > 0
+    lava = simulate(path, x[:, :40], backend="lava")
+    np.testing.assert_array_equal(lava.output, simulate(path, x[:, :40], backend="fast").output)
+
+
+def test_average_readout_rules(tmp_path):
+    from spikeport.errors import SpikeportError
+    from spikeport.sim.readout import average
+    from spikeport.sim.synthetic import write_network
+
+    # SLAYER's group order: channel-major, whatever order netx keeps the neurons in
+    s = np.zeros((1, 2, 1, 3, 4), np.int32)          # netx (x, y, c), T = 4
+    s[0, :, 0, 0, 0] = 1                              # channel 0 fires at t = 0
+    s[0, 0, 0, 2, 1] = 1                              # channel 2, x = 0 fires at t = 1
+    np.testing.assert_array_equal(average(s, 3)[0], [[1, 0, 0, 0], [0, 0, 0, 0], [0, 0.5, 0, 0]])
+    with pytest.raises(SpikeportError, match="7 neurons do not split into 2"):
+        average(np.zeros((1, 7, 3)), 2)
+    cuba = {"type": "CUBA", "iDecay": 512, "vDecay": 128, "vThMant": 30}
+    path = tmp_path / "mid.net"
+    write_network(path, [{"type": "input", "shape": [4], "neuron": cuba},
+                         {"type": "average", "shape": [2, 1, 1]},
+                         {"type": "dense", "weight": np.ones((2, 4), int) * 50, "neuron": cuba}])
+    with pytest.raises(SpikeportError, match="layer 1 is an 'average' readout but not the last layer"):
+        simulate(path, np.ones((4, 5), np.int32))

@@ -77,3 +77,65 @@ def test_spike_penalty_hand_value():
     s2 = torch.tensor([[[1.0, 1.0], [1.0, 0.0]]])      # mean 3/4
     out = torch.ones(1, 3, 2)                          # the output layer is not penalised
     assert float(spike_penalty([s1, s2, out])) == pytest.approx(0.5 * 0.25 / 2 + 1.0 * 0.75 / 2)
+
+
+def _pool_spec(direct: bool) -> dict:
+    """conv -> pool 2x2 -> conv -> pool 2x1 -> flatten -> dense -> dense, with every
+    kind of layer the exported keyword spotters can hold."""
+    return {"input_shape": [2, 8, 4], "input_neuron": direct, "neuron": {"threshold": 1.25},
+            "weight_scale": 2.0,
+            "layers": [{"kind": "conv", "out": 4, "kernel": [3, 3], "padding": [1, 1]},
+                       {"kind": "pool", "kernel": [2, 2]},
+                       {"kind": "conv", "out": 6, "kernel": [3, 1], "padding": [1, 0]},
+                       {"kind": "pool", "kernel": [2, 1], "weight": 0.8},
+                       {"kind": "flatten"},
+                       {"kind": "dense", "out": 10, "delay": True},
+                       {"kind": "dense", "out": 3}]}
+
+
+@pytest.mark.lava
+@pytest.mark.parametrize("direct", [True, False])
+def test_pool_net_slayer_lava_fast_agree(direct, tmp_path):
+    """SLAYER Pool blocks export as netx 'pool' layers; both backends run them (as
+    grouped convolutions) spike for spike like SLAYER, every layer, every step."""
+    import h5py
+
+    from spikeport.sim import load_network, run_fast_batch, run_lava
+
+    spec = _pool_spec(direct)
+    assert layer_shapes(spec)[1:5] == [(4, 8, 4), (4, 4, 2), (6, 4, 2), (6, 2, 2)]
+    net = _random_net(spec, seed=3)
+    rng = np.random.default_rng(5)
+    steps = 16
+    shape = (2,) + tuple(spec["input_shape"]) + (steps,)
+    x = (rng.normal(size=shape) * 2).astype(np.float32) if direct else (rng.random(shape) < 0.4).astype(np.float32)
+    expected = _layers_of(net, x)
+    path = tmp_path / "pool.net"
+    write_netx(net.blocks, path, input_shape=tuple(spec["input_shape"]))
+    with h5py.File(path) as h:
+        types = [h[f"layer/{i}/type"][0].decode() for i in range(len(h["layer"]))]
+        input_neurons = "neuron" in h["layer/0"]
+    assert types[0] == "input" and input_neurons == direct and types.count("pool") == 2
+    xin = to_netx_input(x, analog=direct)
+    fast = run_fast_batch(load_network(path), xin, all_layers=True)
+    assert len(fast) == len(expected)
+    for b in range(len(x)):
+        lava = run_lava(path, xin[b], all_layers=True)
+        assert len(lava) == len(expected)
+        for i, (e, l) in enumerate(zip(expected, lava)):
+            l = from_netx_layer(l[None])[0]
+            f = from_netx_layer(fast[i])[b]
+            assert l.shape == e[b].shape == f.shape, i
+            np.testing.assert_array_equal(l, e[b], err_msg=f"sample {b} layer {i}: SLAYER vs Lava")
+            np.testing.assert_array_equal(f, e[b], err_msg=f"sample {b} layer {i}: fast vs SLAYER")
+    assert all(e.sum() > 0 for e in expected), "every layer must spike for the comparison to mean something"
+
+
+def test_pool_spec_checks_and_ann_twin():
+    with pytest.raises(ValueError, match="does not tile"):
+        layer_shapes({"input_shape": [1, 5, 4], "layers": [{"kind": "pool", "kernel": [2, 2]}]})
+    spec = _pool_spec(True)
+    ann = AnnTwin(spec)
+    assert ann(torch.randn(2, 2, 8, 4, 5)).shape == (2, 3)
+    pools = [l for l in ann.description(frames=5)["layers"] if l["kind"] == "pool"]
+    assert [p["out_shape"] for p in pools] == [[4, 4, 2], [6, 2, 2]]

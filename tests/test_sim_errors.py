@@ -24,12 +24,16 @@ def _make(tmp_path, case: str):
         data = (tmp_path / "full.net").read_bytes()
         net.write_bytes(data[:len(data) * 2 // 3])
         return net, x, ["net.net", "truncated"]
-    if case == "pool":
+    if case == "pool_no_weight":
         write_network(net, [{"type": "input", "shape": [1, 4, 4]}, {"type": "pool", "shape": [1, 2, 2]}])
-        return net, x, ["net.net", "layer 1", "'pool'", "--num-layers 1"]
-    if case == "average":
-        write_network(net, DENSE + [{"type": "average", "shape": [1]}])
-        return net, x, ["net.net", "layer 2", "'average'"]
+        return net, x, ["net.net", "layer 1 (pool)", "'weight'"]
+    if case == "unbuilt":
+        write_network(net, DENSE + [{"type": "convT", "shape": [2, 1, 1]}])
+        return net, x, ["net.net", "layer 2", "'convT'", "netx 0.6 does not build it", "--num-layers 2"]
+    if case == "average_not_last":
+        write_network(net, DENSE + [{"type": "average", "shape": [1]},
+                                    {"type": "dense", "weight": [[3]], "neuron": CUBA}])
+        return net, x, ["net.net", "layer 2", "'average' readout but not the last layer"]
     if case == "unknown_type":
         write_network(net, DENSE[:1] + [{"type": "mystery", "shape": [3]}])
         return net, x, ["net.net", "layer 1", "'mystery'", "unknown layer type"]
@@ -53,7 +57,7 @@ def _make(tmp_path, case: str):
     raise AssertionError(case)
 
 
-CASES = ["not_hdf5", "truncated", "pool", "average", "unknown_type", "missing_weight", "shape", "nan", "not_npy"]
+CASES = ["not_hdf5", "truncated", "pool_no_weight", "unbuilt", "average_not_last", "unknown_type", "missing_weight", "shape", "nan", "not_npy"]
 
 
 @pytest.mark.parametrize("backend", ["fast", "lava"])

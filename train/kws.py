@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 from spikeport.train import encoders
+from spikeport.train.augment import NO_AUGMENT, Augment, augment
 from spikeport.train.models import AnnTwin, SpikingNet, kws_spec
 
 log = logging.getLogger("spikeport.train")
@@ -54,6 +55,8 @@ class KwsConfig:
     model: str = "conv"                 # "conv" or "dense"
     encoder: str = "direct"             # direct | rate | latency | delta
     encoder_params: dict = field(default_factory=dict)
+    tail: int = 50                      # timesteps of no input after each clip (see encode_features)
+    augment: dict = field(default_factory=lambda: Augment().to_json())  # train/augment.py; {} for none
     delays: bool = True                 # learnable axonal delays in the hidden dense layer
     epochs: int = 12
     batch_size: int = 32
@@ -116,19 +119,34 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
 def encode_features(encoder: str, params: dict, feats: np.ndarray, seed: int, conv: bool) -> np.ndarray:
     """Encode normalised features ``(batch, 3, bands, frames)`` as the model takes them:
     float32 ``(batch, C, bands, 1, T)`` (``conv``) or ``(batch, C*bands, T)``. Used by
-    training and by evaluation of the exported network, so both feed the same input."""
+    training and by evaluation of the exported network, so both feed the same input.
+
+    ``params["tail"]`` (default 0) appends that many timesteps of no input: the
+    network's answer to a word at the end of the clip arrives after its layers'
+    latency, axonal delays and integration time, and the readout counts spikes
+    over all ``T = encoded frames + tail`` steps."""
     params = dict(params)
+    tail = int(params.pop("tail", 0))
     if encoder in ("rate", "latency"):
         params.setdefault("seed", seed)
     if encoder == "direct":
         params.setdefault("scale", DIRECT_SCALE)
-    x = np.ascontiguousarray(encoders.encode(encoder, feats, **params), dtype=np.float32)
+    x = encoders.encode(encoder, feats, **params)
+    if tail:
+        x = np.concatenate([x, np.zeros(x.shape[:-1] + (tail,), x.dtype)], axis=-1)
+    x = np.ascontiguousarray(x, dtype=np.float32)
     return x[:, :, :, None, :] if conv else x.reshape(x.shape[0], -1, x.shape[-1])
+
+
+def encoder_params(cfg: KwsConfig) -> dict:
+    """The encoder's parameters as training uses them and the export records them
+    (``cfg.encoder_params`` plus the ``tail``)."""
+    return {**cfg.encoder_params, "tail": cfg.tail}
 
 
 def encode_batch(cfg: KwsConfig, feats: np.ndarray, seed: int) -> torch.Tensor:
     """:func:`encode_features` for ``cfg``, as a tensor."""
-    return torch.from_numpy(encode_features(cfg.encoder, cfg.encoder_params, feats, seed, cfg.model == "conv"))
+    return torch.from_numpy(encode_features(cfg.encoder, encoder_params(cfg), feats, seed, cfg.model == "conv"))
 
 
 def model_spec(cfg: KwsConfig, channels: int, bands: int, classes: int) -> dict:
@@ -302,6 +320,7 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
 
     yt = torch.as_tensor(ytr)
+    aug = Augment(**cfg.augment) if cfg.augment else NO_AUGMENT
     for epoch in range(start, cfg.epochs):
         t0 = time.time()
         net.train()
@@ -314,7 +333,10 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
                    disable=None if (progress and rank == 0) else True, leave=True, unit="batch")
         for i in bar:
             idx = order[i:i + cfg.batch_size].numpy()
-            x = encode_batch(cfg, xtr[idx], cfg.seed * 100003 + epoch * 1009 + i).to(device)
+            feats = xtr[idx]
+            if aug.active:
+                feats = augment(feats, aug, np.random.default_rng([cfg.seed, epoch, i]))
+            x = encode_batch(cfg, feats, cfg.seed * 100003 + epoch * 1009 + i).to(device)
             y = yt[idx].to(device)
             outs = model(x, return_all=True)
             if cfg.loss == "ce":
@@ -374,7 +396,8 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     steps = int(example.shape[-1])
     meta = {
         "task": "kws", "kws_task": cfg.task, "seed": cfg.seed, "classes": classes, "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
-        "features": dataclasses.asdict(data["params"]), "norm": data["norm"], "encoder": {"name": cfg.encoder, **cfg.encoder_params},
+        "features": dataclasses.asdict(data["params"]), "norm": data["norm"],
+        "encoder": {"name": cfg.encoder, **encoder_params(cfg)}, "augment": cfg.augment,
         "frames": frames, "timesteps": steps, "model": cfg.model, "latency": net.latency,
         "readout": "class = output neuron with the most spikes over the timesteps",
         "accuracy": {"float": test_f["accuracy"], "quantized": test_q["accuracy"]},

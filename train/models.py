@@ -18,8 +18,9 @@ One block = synapse + CUBA neuron (+ the one-timestep axonal shift that Loihi's
 synapse adds, + an optional learnable axonal delay). Weights pass through
 :func:`spikeport.export.fixed_point.quantize_weight` and analog input through
 :func:`~spikeport.export.fixed_point.quantize_input` in every forward pass, so
-training sees the integers the chip will hold. Only layer kinds that netx 0.6 can
-build are offered (no pooling: strided convolutions instead).
+training sees the integers the chip will hold. Layer kinds: ``conv``, ``pool``
+(non-overlapping windows; the export runs as a grouped convolution, see
+:mod:`spikeport.sim.lowering`), ``flatten`` and ``dense``.
 
 Tensors follow SLAYER: ``(batch, channels, height, width, T)`` for convolutional
 layers and ``(batch, neurons, T)`` for dense ones.
@@ -34,6 +35,7 @@ import torch
 
 from spikeport.export.fixed_point import quantize_input, quantize_weight
 from spikeport.lava_compat import import_slayer
+from spikeport.train import slayer_cpu
 
 # Per-step fractions; threshold in units of one (unquantized) weight.
 CUBA_DEFAULTS = {
@@ -47,7 +49,7 @@ CUBA_DEFAULTS = {
 
 MAX_DELAY = 62  # netx clamps axonal delays above this (lava-dl netx hdf5.py)
 
-LAYER_KINDS = ("conv", "flatten", "dense")
+LAYER_KINDS = ("conv", "pool", "flatten", "dense")
 
 
 def _identity_hook(w: torch.Tensor, descale: bool = False) -> torch.Tensor:
@@ -75,6 +77,14 @@ def layer_shapes(spec: dict) -> list[tuple[int, ...]]:
             k, s, p, d = (_pair(layer.get(key, dflt)) for key, dflt in
                           (("kernel", 3), ("stride", 1), ("padding", 0), ("dilation", 1)))
             shape = (int(layer["out"]),) + tuple(conv_out(shape[a + 1], k[a], s[a], p[a], d[a]) for a in (0, 1))
+        elif kind == "pool":
+            if len(shape) != 3:
+                raise ValueError(f"layer {i}: pool needs a (C, H, W) input, got {shape}")
+            k = _pair(layer.get("kernel", 2))
+            if shape[1] % k[0] or shape[2] % k[1]:
+                # SLAYER pads such inputs, netx would not: the two would disagree
+                raise ValueError(f"layer {i}: pool kernel {list(k)} does not tile its input {shape[1:]}")
+            shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
         elif kind == "flatten":
             shape = (int(np.prod(shape)),)
         elif kind == "dense":
@@ -102,6 +112,7 @@ class SpikingNet(torch.nn.Module):
         super().__init__()
         weight_scale = spec.get("weight_scale", 1.0) if weight_scale is None else weight_scale
         slayer = import_slayer()
+        slayer_cpu.install()
         self.spec = copy.deepcopy(spec)
         self.spec["neuron"] = {**CUBA_DEFAULTS, **spec.get("neuron", {})}
         shapes = layer_shapes(self.spec)
@@ -116,6 +127,11 @@ class SpikingNet(torch.nn.Module):
             kind = layer["kind"]
             if kind == "flatten":
                 blocks.append(slayer.block.cuba.Flatten())
+            elif kind == "pool":
+                # one shared weight (default: the threshold) summing each channel's window
+                blocks.append(slayer.block.cuba.Pool(
+                    neuron, _pair(layer.get("kernel", 2)),
+                    weight_scale=float(layer.get("weight", neuron["threshold"])), pre_hook_fx=quantize_weight))
             elif kind == "dense":
                 blocks.append(slayer.block.cuba.Dense(
                     neuron, shape_in[0], int(layer["out"]), weight_scale=weight_scale,
@@ -260,6 +276,9 @@ class AnnTwin(torch.nn.Module):
             if kind == "flatten":
                 mods.append(torch.nn.Flatten())
                 continue
+            if kind == "pool":
+                mods.append(torch.nn.AvgPool2d(_pair(layer.get("kernel", 2))))
+                continue
             if kind == "dense":
                 mods.append(torch.nn.Linear(shape_in[0], int(layer["out"])))
             else:
@@ -294,6 +313,9 @@ class AnnTwin(torch.nn.Module):
                     "padding": list(_pair(layer.get("padding", 0))),
                     "dilation": list(_pair(layer.get("dilation", 1))), "groups": 1, "bias": True,
                     "per_frame": True})
+            elif layer["kind"] == "pool":  # averages: additions, no MACs (hw counts it so)
+                layers.append({"name": name, "kind": "pool", "in_shape": list(sin), "out_shape": list(sout),
+                               "kernel": list(_pair(layer.get("kernel", 2))), "per_frame": True})
             elif layer["kind"] == "dense":
                 layers.append({"name": name, "kind": "dense", "in_features": sin[0], "out_features": sout[0],
                                "bias": True, "per_frame": True})
