@@ -1,7 +1,7 @@
 """Keyword-spotting training bench: time per epoch and final accuracies on the embedded
 eSpeak corpus, against issue #3's targets.
 
-    .venv/bin/python bench/train_kws.py [--epochs 12] [--model conv] [--out /tmp/kws_bench]
+    .venv/bin/python bench/train_kws.py [--epochs 9] [--model conv] [--out /tmp/kws_bench]
 
 Targets: the default convolutional SNN reaches >= 90 % test accuracy over the 12 classes
 within 15 minutes of training on 2 CPU cores, with mean activity under 10 % of neurons

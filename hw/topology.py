@@ -276,7 +276,10 @@ def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
                 prev_shape = src_shape = shape
             else:
                 layer = LayerTopology(i, kind, shape, neurons, False)
-                if kind in NETX_CANNOT_LOAD:
+                if kind == "average":
+                    layer.notes.append("'average' readout: the host averages the previous layer's spikes "
+                                       "(spikeport sim does); not mapped")
+                elif kind in NETX_CANNOT_LOAD:
                     layer.notes.append(f"layer type '{kind}' is not loaded by netx 0.6: not mapped")
                 else:
                     layer.notes.append(f"layer type '{kind}' is not modelled by spikeport's mapping: not mapped")

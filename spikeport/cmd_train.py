@@ -24,6 +24,7 @@ def _encoder_params(items: list[str]) -> dict:
 
 def _cmd_train_kws(args: argparse.Namespace) -> int:
     from spikeport.train.encoders import encoded_shape
+    from spikeport.train.augment import Augment
     from spikeport.train.kws import KwsConfig, train_kws
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
@@ -35,7 +36,10 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
     cfg = KwsConfig(data=args.data, task=args.task, model=args.model, encoder=args.encoder,
                     encoder_params=_encoder_params(args.encoder_param), delays=not args.no_delays,
                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    ann_epochs=args.ann_epochs, limit=args.limit, device=args.device, corpus=corpus)
+                    ann_epochs=args.ann_epochs, limit=args.limit, device=args.device, corpus=corpus,
+                    tail=args.tail, augment=Augment().to_json() if args.augment else {})
+    if cfg.tail < 0:
+        raise SpikeportError(f"--tail {cfg.tail}: must be 0 or more timesteps")
     encoded_shape(cfg.encoder, (1, 3, 40, 101), **cfg.encoder_params)  # validate the encoder early
     s = train_kws(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if not s:      # a non-zero rank under torchrun
@@ -73,10 +77,15 @@ def register(sub) -> None:
     s.add_argument("--encoder-param", action="append", metavar="NAME=VALUE",
                    help="encoder parameter, e.g. threshold=0.3 (repeatable)")
     s.add_argument("--no-delays", action="store_true", help="no learnable axonal delays")
-    s.add_argument("--epochs", type=int, default=12)
+    s.add_argument("--tail", type=int, default=50,
+                   help="timesteps of no input after each clip, so late words are answered inside the "
+                        "readout window (default 50)")
+    s.add_argument("--augment", action="store_true",
+                   help="perturb training clips: +-1 mel band shift, level offset, noise (train/augment.py)")
+    s.add_argument("--epochs", type=int, default=9)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, default=3e-3)
-    s.add_argument("--ann-epochs", type=int, default=15)
+    s.add_argument("--ann-epochs", type=int, default=8)
     s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")
     s.add_argument("--corpus-clips", type=int, default=None,
                    help="embedded corpus: clips per command word")

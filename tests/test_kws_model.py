@@ -100,7 +100,7 @@ def test_pool_net_slayer_lava_fast_agree(direct, tmp_path):
     grouped convolutions) spike for spike like SLAYER, every layer, every step."""
     import h5py
 
-    from spikeport.sim import load_network, run_fast_batch, run_lava
+    from spikeport.sim import simulate
 
     spec = _pool_spec(direct)
     assert layer_shapes(spec)[1:5] == [(4, 8, 4), (4, 4, 2), (6, 4, 2), (6, 2, 2)]
@@ -117,18 +117,18 @@ def test_pool_net_slayer_lava_fast_agree(direct, tmp_path):
         input_neurons = "neuron" in h["layer/0"]
     assert types[0] == "input" and input_neurons == direct and types.count("pool") == 2
     xin = to_netx_input(x, analog=direct)
-    fast = run_fast_batch(load_network(path), xin, all_layers=True)
-    assert len(fast) == len(expected)
-    for b in range(len(x)):
-        lava = run_lava(path, xin[b], all_layers=True)
-        assert len(lava) == len(expected)
-        for i, (e, l) in enumerate(zip(expected, lava)):
-            l = from_netx_layer(l[None])[0]
-            f = from_netx_layer(fast[i])[b]
-            assert l.shape == e[b].shape == f.shape, i
-            np.testing.assert_array_equal(l, e[b], err_msg=f"sample {b} layer {i}: SLAYER vs Lava")
-            np.testing.assert_array_equal(f, e[b], err_msg=f"sample {b} layer {i}: fast vs SLAYER")
+    fast = simulate(path, xin, backend="fast", record="all", counts=True)
+    lava = simulate(path, xin, backend="lava", record="all", counts=True)
+    assert len(fast.layers) == len(lava.layers) == len(expected)
+    for i, e in enumerate(expected):
+        l, f = from_netx_layer(lava.layers[i]), from_netx_layer(fast.layers[i])
+        assert l.shape == e.shape == f.shape, i
+        np.testing.assert_array_equal(l, e, err_msg=f"layer {i}: SLAYER vs Lava")
+        np.testing.assert_array_equal(f, e, err_msg=f"layer {i}: fast vs SLAYER")
     assert all(e.sum() > 0 for e in expected), "every layer must spike for the comparison to mean something"
+    assert fast.counts["layers"] == lava.counts["layers"]
+    pools = [l for l in fast.counts["layers"] if l["name"] in ("layer2", "layer4")]
+    assert len(pools) == 2 and all(sum(l["synops"]["per_sample"]) > 0 for l in pools)
 
 
 def test_pool_spec_checks_and_ann_twin():

@@ -70,8 +70,8 @@ MANIFEST = "spikeport_corpus.json"
 CORPUS_FORMAT = 2  # bump when the synthesis changes, so old corpora are rebuilt
 ESPEAK_RATE = 22050
 
-DEFAULT_CLIPS_PER_WORD = 250
-DEFAULT_CLIPS_PER_UNKNOWN = 40
+DEFAULT_CLIPS_PER_WORD = 600
+DEFAULT_CLIPS_PER_UNKNOWN = 100
 
 
 @dataclass(frozen=True)
