@@ -32,8 +32,9 @@ def test_demo_artifacts(demo):
                  "report/energy.json"):
         assert (out / name).is_file(), name
     ver = json.loads((out / "verify.json").read_text())
-    # every spike of every layer of 2 clips x 101 steps, Lava vs fast and Lava vs PyTorch
-    assert ver["clips"] == 2 and ver["timesteps"] == 101
+    # every spike of every layer of 2 clips x (101 frames + 50 silent tail steps),
+    # Lava vs fast and Lava vs PyTorch
+    assert ver["clips"] == 2 and ver["timesteps"] == 151
     assert ver["compared"]["lava_vs_fast"] > 100_000
     assert ver["mismatched"] == {"lava_vs_fast": 0, "lava_vs_pytorch": 0}
     assert ver["activity_counts_equal"] is True
