@@ -6,8 +6,9 @@ every 4 epochs, plus the firing per layer (input, conv1-3, dense, output).
     .venv/bin/python bench/kws_recipe.py 'base' 'scale1 scale=1.0' 'combo scale=1.0 vdecay=0.1 tau=0.3'
 
 Keys: scale (direct-input scale), offset (added to the z-scores), tail (silent steps after
-the clip), delays (0/1), lr, gain (CE gain), pen (spike penalty weight), and the CUBA neuron's
-vdecay, cdecay, thr, tau (tau_grad), sg (scale_grad); anything not given is the value of the
+the clip), delays (0/1), lr, gain (CE gain), pen (spike penalty weight), conv (channels of the
+three convolutions, "32/64/64"), hidden (dense neurons), and the CUBA neuron's vdecay, cdecay,
+thr, tau (tau_grad), sg (scale_grad); anything not given is the value of the
 "base" recipe below (the first version's). About 70 s per variant on 2 cores.
 """
 from __future__ import annotations
@@ -24,7 +25,8 @@ from spikeport.train.kws import (KwsConfig, build_snn, encode_batch, model_spec,
                                  prepare_data, spike_penalty)
 
 BASE = {"scale": 4.0, "offset": 0.0, "tail": 50, "delays": 1, "lr": 3e-3, "gain": 10.0, "pen": 0.1,
-        "vdecay": 0.03, "cdecay": 0.25, "thr": 5.0, "tau": 0.03, "sg": 3.0, "epochs": 12}
+        "vdecay": 0.03, "cdecay": 0.25, "thr": 5.0, "tau": 0.03, "sg": 3.0, "epochs": 12,
+        "conv": "32/64/64", "hidden": 128}
 NEURON_KEYS = {"vdecay": "voltage_decay", "cdecay": "current_decay", "thr": "threshold", "tau": "tau_grad",
                "sg": "scale_grad"}
 
@@ -40,6 +42,10 @@ def probe(name: str, o: dict, data: dict) -> str:
     cfg = KwsConfig(encoder_params={"scale": o["scale"]}, tail=o["tail"], delays=bool(o["delays"]))
     spec = model_spec(cfg, 3, 40, 12)
     spec["neuron"].update({NEURON_KEYS[k]: o[k] for k in NEURON_KEYS})
+    convs = [layer for layer in spec["layers"] if layer["kind"] == "conv"]
+    for layer, width in zip(convs, str(o["conv"]).split("/")):
+        layer["out"] = int(width)
+    spec["layers"][-2]["out"] = int(o["hidden"])
     net = build_snn(spec, seed=0)
     opt = torch.optim.Adam(net.parameters(), lr=o["lr"])
     off = np.float32(o["offset"])
@@ -84,7 +90,7 @@ def main() -> None:
             key, value = item.split("=", 1)
             if key not in BASE:
                 raise SystemExit(f"unknown key {key!r} (known: {', '.join(BASE)})")
-            o[key] = ast.literal_eval(value)
+            o[key] = value if key == "conv" else ast.literal_eval(value)
         print(probe(name, o, data), flush=True)
 
 
