@@ -26,15 +26,10 @@ from typing import Iterator
 import numpy as np
 
 from spikeport.errors import SpikeportError
+from spikeport.sim.netx_file import _text
 
 LOWERED_TYPES = ("pool",)
 POOL_REQUIRED = ("shape", "weight", "neuron")
-
-
-def _text(value) -> str:
-    if isinstance(value, np.ndarray):
-        value = value.reshape(-1)[0] if value.size else b""
-    return value.decode("ascii", errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def pool_as_conv(group, where: str) -> dict[str, np.ndarray]:

@@ -23,8 +23,8 @@ def _encoder_params(items: list[str]) -> dict:
 
 
 def _cmd_train_kws(args: argparse.Namespace) -> int:
-    from spikeport.train.encoders import encoded_shape
     from spikeport.train.augment import Augment
+    from spikeport.train.encoders import encoded_shape
     from spikeport.train.kws import KwsConfig, train_kws
 
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
