@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 import spikeport  # noqa: F401
+from spikeport.train.augment import Augment
 from spikeport.train.kws import KwsConfig, train_kws
 
 
@@ -31,9 +32,12 @@ def main() -> None:
     ap.add_argument("--encoder", default="direct", choices=["direct", "rate", "latency", "delta"])
     ap.add_argument("--out", default=None, help="run folder (default: a temporary one, removed)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=bool(KwsConfig().augment),
+                    help="train on perturbed clips (train/augment.py; default: as KwsConfig)")
     a = ap.parse_args()
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="kws_bench_"))
-    cfg = KwsConfig(epochs=a.epochs, model=a.model, encoder=a.encoder)
+    cfg = KwsConfig(epochs=a.epochs, model=a.model, encoder=a.encoder,
+                    augment=Augment().to_json() if a.augment else {})
     t0 = time.time()
     try:
         s = train_kws(cfg, out, progress=True)
@@ -46,7 +50,8 @@ def main() -> None:
         print(f"epoch {m['epoch']:2d}: {m['seconds']:6.1f} s  train {m['train_accuracy']:.3f}  "
               f"val {m['val_accuracy']:.3f}  firing {m['firing_mean']:.4f}")
     row = {
-        "model": a.model, "encoder": a.encoder, "epochs": a.epochs, "cpu_threads": torch.get_num_threads(),
+        "model": a.model, "encoder": a.encoder, "epochs": a.epochs, "augment": cfg.augment,
+        "cpu_threads": torch.get_num_threads(),
         "cores": os.cpu_count(), "seconds_per_epoch": [m["seconds"] for m in metrics],
         "snn_train_seconds": s["train_seconds"], "ann_seconds": s["ann_seconds"], "wall_seconds": wall,
         "test_clips": s["test_clips"], "float_accuracy": s["float_accuracy"],

@@ -46,7 +46,7 @@ def register(sub) -> None:
     """Add ``demo`` to the ``spikeport`` subparsers ``sub``."""
     s = sub.add_parser("demo", help="whole pipeline on the embedded corpus: train, export, verify, eval, map, report")
     s.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    s.add_argument("--epochs", type=int, default=9, help="SNN training epochs")
+    s.add_argument("--epochs", type=int, default=10, help="SNN training epochs")
     s.add_argument("--ann-epochs", type=int, default=8)
     s.add_argument("--lava-clips", type=int, default=5, help="test clips to run through Lava and compare")
     s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")

@@ -37,9 +37,12 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
                     encoder_params=_encoder_params(args.encoder_param), delays=not args.no_delays,
                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                     ann_epochs=args.ann_epochs, limit=args.limit, device=args.device, corpus=corpus,
-                    tail=args.tail, augment=Augment().to_json() if args.augment else {})
+                    tail=args.tail, augment=Augment().to_json() if args.augment else {},
+                    dropout=args.dropout)
     if cfg.tail < 0:
         raise SpikeportError(f"--tail {cfg.tail}: must be 0 or more timesteps")
+    if not 0.0 <= cfg.dropout < 1.0:
+        raise SpikeportError(f"--dropout {cfg.dropout}: must be in [0, 1)")
     encoded_shape(cfg.encoder, (1, 3, 40, 101), **cfg.encoder_params)  # validate the encoder early
     s = train_kws(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if not s:      # a non-zero rank under torchrun
@@ -82,7 +85,10 @@ def register(sub) -> None:
                         "readout window (default 50)")
     s.add_argument("--augment", action="store_true",
                    help="perturb training clips: +-1 mel band shift, level offset, noise (train/augment.py)")
-    s.add_argument("--epochs", type=int, default=9)
+    s.add_argument("--dropout", type=float, default=0.0,
+                   help="probability of silencing an input or hidden neuron for a whole clip while "
+                        "training (SLAYER neuron dropout; default 0)")
+    s.add_argument("--epochs", type=int, default=10)
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, default=3e-3)
     s.add_argument("--ann-epochs", type=int, default=8)

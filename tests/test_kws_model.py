@@ -139,3 +139,26 @@ def test_pool_spec_checks_and_ann_twin():
     assert ann(torch.randn(2, 2, 8, 4, 5)).shape == (2, 3)
     pools = [l for l in ann.description(frames=5)["layers"] if l["kind"] == "pool"]
     assert [p["out_shape"] for p in pools] == [[4, 4, 2], [6, 2, 2]]
+
+
+def test_dropout_trains_only_and_spares_the_output():
+    spec = kws_spec("dense", input_channels=6, bands=4, classes=3, direct=False)
+    plain = _random_net(spec, seed=2)
+    net = build_snn(dict(spec, dropout=0.5))
+    net.load_state_dict(plain.state_dict())  # same parameters, same names
+    drops = [b.neuron.drop for b in net.spiking_blocks]
+    assert all(d is not None and d.p == 0.5 for d in drops[:-1]) and drops[-1] is None
+    x = (np.random.default_rng(3).random((4, 24, 30)) < 0.4).astype(np.float32)
+    plain.eval()
+    net.eval()
+    for a, b in zip(_layers_of(plain, x), _layers_of(net, x)):
+        np.testing.assert_array_equal(a, b)  # evaluation and export see the whole network
+    net.train()
+    torch.manual_seed(0)
+    first = _layers_of(plain, x)[0]  # (batch, neurons, T); the first layer's input is not dropped
+    dropped = _layers_of(net, x)[0]
+    kept = dropped.sum(-1) > 0
+    # a neuron is dropped for a whole sample, survivors scaled by 1 / (1 - p)
+    np.testing.assert_array_equal(dropped, 2 * first * kept[..., None])
+    active = first.sum(-1) > 0
+    assert active.sum() > 100 and 0.35 < kept[active].mean() < 0.65

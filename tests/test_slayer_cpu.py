@@ -54,21 +54,47 @@ def test_blocks_route_through_kernels(original):
 
     from spikeport.train.models import SpikingNet, dense_spec
 
+    shift = slayer_cpu._shift_module()
     assert li._li_dynamics_fwd is slayer_cpu.li_forward
-    net = SpikingNet(dense_spec([6, 5, 3]))
+    assert shift._shift_individual is slayer_cpu.shift_individual
+    torch.manual_seed(0)
+    net = SpikingNet(dense_spec([6, 5, 3], delay=True))  # the hidden layer has axonal delays
     x = torch.rand(2, 6, 30) * (torch.rand(2, 6, 30) < 0.5)
+    net(x)
+    with torch.no_grad():
+        net.blocks[0].delay.delay.copy_(torch.tensor([0.0, 1.5, 3.2, 7.9, 12.0]))
     x.requires_grad_(True)
-    net(x).sum().backward()
-    want = x.grad.clone()
+    out = net(x)
+    out.sum().backward()
+    want = x.grad.clone(), net.blocks[0].delay.delay.grad.clone()
     slayer_cpu.uninstall()
     try:
         assert li._li_dynamics_fwd is original[0]
+        assert shift._shift_individual is not slayer_cpu.shift_individual
         x.grad = None
-        net(x).sum().backward()
-        torch.testing.assert_close(x.grad, want, rtol=1e-4, atol=1e-5)
+        net.zero_grad()
+        again = net(x)
+        assert torch.equal(again, out)
+        again.sum().backward()
+        torch.testing.assert_close(x.grad, want[0], rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(net.blocks[0].delay.delay.grad, want[1], rtol=1e-4, atol=1e-5)
     finally:
         slayer_cpu.install()
     assert li._li_dynamics_fwd is slayer_cpu.li_forward
+    assert shift._shift_individual is slayer_cpu.shift_individual
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_shift_individual_equals_slayers(original, seed):
+    g = torch.Generator().manual_seed(seed)
+    steps = int(torch.randint(1, 40, (1,), generator=g))
+    shape = (int(torch.randint(1, 4, (1,), generator=g)),) + ((7,) if seed % 2 else (2, 3, 2)) + (steps,)
+    x = torch.randn(shape, generator=g)
+    n = int(np.prod(shape[1:-1]))
+    lag = (torch.rand(n, generator=g) * 2 - 1) * (steps + 5)  # fractions, negatives, beyond T
+    lag[0] = 0.0
+    want = slayer_cpu.ORIGINAL["shift"](x, lag, 1)
+    assert torch.equal(slayer_cpu.shift_individual(x, lag, 1), want)
 
 
 def test_unsupported_cases_fall_back(original):

@@ -60,12 +60,13 @@ class KwsConfig:
     tail: int = 50                      # timesteps of no input after each clip (see encode_features)
     augment: dict = field(default_factory=dict)  # train/augment.Augment fields; {}: none
     delays: bool = True                 # learnable axonal delays in the hidden dense layer
-    epochs: int = 9
+    dropout: float = 0.0                # SLAYER neuron dropout while training (input and hidden layers)
+    epochs: int = 10
     batch_size: int = 32
     lr: float = 3e-3
     penalty: float = 0.1                # spike-count penalty weight (Zimmer et al.: 0.1)
     loss: str = "ce"                    # "ce": cross-entropy on output rates x ce_gain; "rate": MSE to target rates
-    ce_gain: float = 10.0               # logits = output spikes per step x ce_gain
+    ce_gain: float = 20.0               # logits = output spikes per step x ce_gain
     true_rate: float = 0.25             # "rate" loss: target output firing (spikes per step), true class
     false_rate: float = 0.02            # ... other classes
     ann_epochs: int = 8
@@ -153,8 +154,11 @@ def encode_batch(cfg: KwsConfig, feats: np.ndarray, seed: int) -> torch.Tensor:
 
 def model_spec(cfg: KwsConfig, channels: int, bands: int, classes: int) -> dict:
     """The network spec for ``cfg`` (input channels follow the encoder)."""
-    return kws_spec(cfg.model, input_channels=encoders.input_channels(cfg.encoder, channels),
+    spec = kws_spec(cfg.model, input_channels=encoders.input_channels(cfg.encoder, channels),
                     bands=bands, classes=classes, direct=cfg.encoder == "direct", delays=cfg.delays)
+    if cfg.dropout:
+        spec["dropout"] = float(cfg.dropout)
+    return spec
 
 
 # ---------------------------------------------------------------------------------- the model

@@ -20,6 +20,10 @@ Only the case the blocks use is compiled: float32 CPU tensors and one decay
 shared by the layer. Anything else (CUDA tensors, per-neuron decays, a tensor
 threshold) goes to SLAYER's own functions, which stay reachable as
 ``ORIGINAL["fwd"]`` and ``ORIGINAL["bwd"]``.
+
+The axonal delay of a layer with one delay per neuron is, on the CPU, another
+Python loop (over neurons, in ``slayer.utils.time.shift``); :func:`shift_individual`
+replaces it with one gather (``ORIGINAL["shift"]`` keeps SLAYER's).
 """
 from __future__ import annotations
 
@@ -113,9 +117,34 @@ def li_backward(grad_output: torch.Tensor, output: torch.Tensor, decay: torch.Te
     return torch.from_numpy(grad_in).reshape(grad_output.shape), grad_decay
 
 
+def shift_individual(input: torch.Tensor, shift_val: torch.Tensor, sampling_time=1) -> torch.Tensor:
+    """Drop-in for SLAYER's CPU ``_shift_individual`` (the axonal delay, forward and
+    backward): row ``i`` of ``input`` ``(batch, neurons..., T)`` moves ``int(shift_val[i])``
+    steps later (earlier when negative), zeros filling in. One gather
+    instead of SLAYER's Python loop over neurons; the same values (pure data movement)."""
+    if sampling_time != 1 or int(np.prod(input.shape[1:-1])) != shift_val.numel():
+        # (SLAYER divides by a sampling time twice on this path; the blocks use 1)
+        return ORIGINAL["shift"](input, shift_val, sampling_time)
+    x = input.reshape(input.shape[0], -1, input.shape[-1])
+    steps = x.shape[-1]
+    lag = shift_val.detach().flatten().to(torch.int64)  # truncates toward zero, like int()
+    src = torch.arange(steps, device=x.device)[None, :] - lag[:, None]
+    moved = torch.gather(x, 2, src.clamp(0, steps - 1).expand(x.shape[0], -1, -1))
+    inside = (src >= 0) & (src < steps)
+    return torch.where(inside, moved, torch.zeros((), dtype=x.dtype)).reshape(input.shape)
+
+
+def _shift_module():
+    import importlib
+
+    # the package re-exports a function called shift, so reach the module itself
+    return importlib.import_module("lava.lib.dl.slayer.utils.time.shift")
+
+
 def install() -> bool:
-    """Route SLAYER's CPU leaky-integrator loops through the compiled kernels
-    (idempotent). Returns False where numba is missing (SLAYER's loops stay)."""
+    """Route SLAYER's CPU leaky-integrator loops through the compiled kernels and its
+    per-neuron delay loop through :func:`shift_individual` (idempotent). Returns
+    False where numba is missing (SLAYER's loops stay)."""
     from spikeport.lava_compat import import_slayer
 
     import_slayer()
@@ -127,8 +156,11 @@ def install() -> bool:
         _kernels()
     except ImportError:  # pragma: no cover - numba comes with librosa
         return False
+    sh = _shift_module()
     ORIGINAL["fwd"], ORIGINAL["bwd"] = li._li_dynamics_fwd, li._li_dynamics_bwd
+    ORIGINAL["shift"] = sh._shift_individual
     li._li_dynamics_fwd, li._li_dynamics_bwd = li_forward, li_backward
+    sh._shift_individual = shift_individual
     return True
 
 
@@ -138,3 +170,4 @@ def uninstall() -> None:
         from lava.lib.dl.slayer.neuron.dynamics import leaky_integrator as li
 
         li._li_dynamics_fwd, li._li_dynamics_bwd = ORIGINAL.pop("fwd"), ORIGINAL.pop("bwd")
+        _shift_module()._shift_individual = ORIGINAL.pop("shift")
