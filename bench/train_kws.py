@@ -1,7 +1,8 @@
 """Keyword-spotting training bench: time per epoch and final accuracies on the embedded
 eSpeak corpus, against issue #3's targets.
 
-    .venv/bin/python bench/train_kws.py [--epochs 9] [--model conv] [--out /tmp/kws_bench]
+    .venv/bin/python bench/train_kws.py [--epochs 10] [--model conv] [--out /tmp/kws_bench]
+                                        [--augment] [--dropout P]
 
 Targets: the default convolutional SNN reaches >= 90 % test accuracy over the 12 classes
 within 15 minutes of training on 2 CPU cores, with mean activity under 10 % of neurons
@@ -34,10 +35,11 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--augment", action=argparse.BooleanOptionalAction, default=bool(KwsConfig().augment),
                     help="train on perturbed clips (train/augment.py; default: as KwsConfig)")
+    ap.add_argument("--dropout", type=float, default=KwsConfig.dropout, help="neuron dropout while training")
     a = ap.parse_args()
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="kws_bench_"))
     cfg = KwsConfig(epochs=a.epochs, model=a.model, encoder=a.encoder,
-                    augment=Augment().to_json() if a.augment else {})
+                    augment=Augment().to_json() if a.augment else {}, dropout=a.dropout)
     t0 = time.time()
     try:
         s = train_kws(cfg, out, progress=True)
@@ -51,7 +53,7 @@ def main() -> None:
               f"val {m['val_accuracy']:.3f}  firing {m['firing_mean']:.4f}")
     row = {
         "model": a.model, "encoder": a.encoder, "epochs": a.epochs, "augment": cfg.augment,
-        "cpu_threads": torch.get_num_threads(),
+        "dropout": cfg.dropout, "cpu_threads": torch.get_num_threads(),
         "cores": os.cpu_count(), "seconds_per_epoch": [m["seconds"] for m in metrics],
         "snn_train_seconds": s["train_seconds"], "ann_seconds": s["ann_seconds"], "wall_seconds": wall,
         "test_clips": s["test_clips"], "float_accuracy": s["float_accuracy"],
