@@ -63,3 +63,16 @@ def test_loihi_backend_unavailable_is_one_clear_line(cmd, digits_slice, tmp_path
     err = capsys.readouterr().err
     assert err.startswith("spikeport: error:") and "lava-loihi" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tail", "-1"], "--tail -1: must be 0 or more timesteps"),
+    (["--dropout", "1.5"], "--dropout 1.5: must be in [0, 1)"),
+    (["--data", "no/such/folder"], "--data no/such/folder: no such folder"),
+])
+def test_train_kws_bad_options_fail_before_training(args, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "kws", "--out", str(out), "--quiet"] + args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
