@@ -117,22 +117,21 @@ class SpikingNet(torch.nn.Module):
         self.spec = copy.deepcopy(spec)
         self.spec["neuron"] = {**CUBA_DEFAULTS, **spec.get("neuron", {})}
         shapes = layer_shapes(self.spec)
-        out_neuron = self.spec["neuron"]
+        plain = self.spec["neuron"]
         # SLAYER's dropout silences a neuron for a whole sample, in training only; the
         # output layer keeps all its neurons (each is a class score)
         drop = float(self.spec.get("dropout", 0.0))
-        neuron = {**out_neuron, "dropout": slayer.neuron.Dropout(p=drop)} if drop > 0 else out_neuron
+        hidden = {**plain, "dropout": slayer.neuron.Dropout(p=drop)} if drop > 0 else plain
         last = max((i for i, layer in enumerate(self.spec["layers"]) if layer["kind"] != "flatten"), default=-1)
         blocks = []
         if self.spec.get("input_neuron", False):
             # no extra shift: on Loihi the input neurons take a_in in the same step
-            blk = slayer.block.cuba.Input(neuron, delay_shift=False)
+            blk = slayer.block.cuba.Input(hidden, delay_shift=False)
             blk.pre_hook_fx = quantize_input
             blocks.append(blk)
         for i, (layer, shape_in) in enumerate(zip(self.spec["layers"], shapes[:-1])):
             kind = layer["kind"]
-            if i == last:
-                neuron = out_neuron
+            neuron = plain if i == last else hidden
             if kind == "flatten":
                 blocks.append(slayer.block.cuba.Flatten())
             elif kind == "pool":
