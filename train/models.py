@@ -12,7 +12,8 @@ metadata) and built from it:
      "dropout": 0.0,               # optional: SLAYER neuron dropout in training (not the output layer)
      "layers": [{"kind": "conv", "out": 32, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
                 {"kind": "flatten"},
-                {"kind": "dense", "out": 128, "delay": True},
+                {"kind": "dense", "out": 128, "delay": True,
+                 "neuron": {"voltage_decay": 0.05}},   # optional: this layer's own CUBA parameters
                 {"kind": "dense", "out": 12}]}
 
 One block = synapse + CUBA neuron (+ the one-timestep axonal shift that Loihi's
@@ -36,7 +37,7 @@ import torch
 
 from spikeport.export.fixed_point import quantize_input, quantize_weight
 from spikeport.lava_compat import import_slayer
-from spikeport.train import slayer_cpu
+from spikeport.train import slayer_cpu, slayer_cuda
 
 # Per-step fractions; threshold in units of one (unquantized) weight.
 CUBA_DEFAULTS = {
@@ -114,6 +115,7 @@ class SpikingNet(torch.nn.Module):
         weight_scale = spec.get("weight_scale", 1.0) if weight_scale is None else weight_scale
         slayer = import_slayer()
         slayer_cpu.install()
+        slayer_cuda.install()
         self.spec = copy.deepcopy(spec)
         self.spec["neuron"] = {**CUBA_DEFAULTS, **spec.get("neuron", {})}
         shapes = layer_shapes(self.spec)
@@ -131,7 +133,7 @@ class SpikingNet(torch.nn.Module):
             blocks.append(blk)
         for i, (layer, shape_in) in enumerate(zip(self.spec["layers"], shapes[:-1])):
             kind = layer["kind"]
-            neuron = plain if i == last else hidden
+            neuron = {**(plain if i == last else hidden), **layer.get("neuron", {})}
             if kind == "flatten":
                 blocks.append(slayer.block.cuba.Flatten())
             elif kind == "pool":
