@@ -12,7 +12,8 @@ Prints one line per epoch and a final ``<name> RESULT {json}`` line per variant.
 Keys, defaults from :class:`KwsConfig` and :func:`kws_spec` where not given:
 training: epochs, lr, bs (batch size), gain (CE gain), pen (spike penalty), seed,
 ls (label smoothing), wd (weight decay), ema (weight-average decay), tail, delays (0/1),
-drop (neuron dropout), aug (0/1: train/augment.py's defaults), limit (clips per split);
+drop (neuron dropout), aug (0/1: train/augment.py's defaults), limit (clips per split),
+fnorm (feature normalisation, "dataset" or "clip": FeatureParams.normalize);
 neurons (all layers): vdecay, cdecay, thr; the hidden dense layers only: hv, hc; the
 output layer only: ov, oc;
 architecture: conv (channels, "32/64/64"), stride (over frequency, "1/2/2"), kf (kernel
@@ -41,7 +42,7 @@ NEURON_KEYS = {"vdecay": "voltage_decay", "cdecay": "current_decay", "thr": "thr
 LAYER_NEURON_KEYS = {"hv": ("hidden", "voltage_decay"), "hc": ("hidden", "current_decay"),
                      "ov": ("output", "voltage_decay"), "oc": ("output", "current_decay")}
 ARCH_KEYS = {"conv", "stride", "kf", "hidden", "hidden2", "dinit"}
-KEYS = set(TRAIN_KEYS) | set(NEURON_KEYS) | set(LAYER_NEURON_KEYS) | ARCH_KEYS | {"aug", "limit"}
+KEYS = set(TRAIN_KEYS) | set(NEURON_KEYS) | set(LAYER_NEURON_KEYS) | ARCH_KEYS | {"aug", "limit", "fnorm"}
 
 
 def variant_config(items: list[str], device: str) -> KwsConfig:
@@ -51,11 +52,13 @@ def variant_config(items: list[str], device: str) -> KwsConfig:
         key, value = item.split("=", 1)
         if key not in KEYS:
             raise SystemExit(f"unknown key {key!r} (known: {', '.join(sorted(KEYS))})")
-        o[key] = value if key in ("conv", "stride") else ast.literal_eval(value)
+        o[key] = value if key in ("conv", "stride", "fnorm") else ast.literal_eval(value)
     cfg = KwsConfig(device=device, ann_epochs=0)
     for key, name in TRAIN_KEYS.items():
         if key in o:
             setattr(cfg, name, type(getattr(cfg, name))(o[key]))
+    if "fnorm" in o:
+        cfg.features = {"normalize": o["fnorm"]}
     if "limit" in o:
         cfg.limit = int(o["limit"])
     if o.get("aug"):

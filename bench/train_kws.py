@@ -1,7 +1,7 @@
 """Keyword-spotting training bench: time per epoch and final accuracies on the embedded
 eSpeak corpus, against issue #3's targets.
 
-    .venv/bin/python bench/train_kws.py [--epochs 10] [--model conv] [--out /tmp/kws_bench]
+    .venv/bin/python bench/train_kws.py [--epochs 11] [--model conv] [--out /tmp/kws_bench]
                                         [--augment] [--dropout P]
 
 Targets: the default convolutional SNN reaches >= 90 % test accuracy over the 12 classes

@@ -44,9 +44,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``demo`` to the ``spikeport`` subparsers ``sub``."""
+    from spikeport.train.kws import KwsConfig
+
     s = sub.add_parser("demo", help="whole pipeline on the embedded corpus: train, export, verify, eval, map, report")
     s.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    s.add_argument("--epochs", type=int, default=10, help="SNN training epochs")
+    s.add_argument("--epochs", type=int, default=KwsConfig.epochs, help=f"SNN training epochs (default {KwsConfig.epochs})")
     s.add_argument("--ann-epochs", type=int, default=8)
     s.add_argument("--lava-clips", type=int, default=5, help="test clips to run through Lava and compare")
     s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")

@@ -38,11 +38,16 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                     ann_epochs=args.ann_epochs, limit=args.limit, device=args.device, corpus=corpus,
                     tail=args.tail, augment=Augment().to_json() if args.augment else {},
-                    dropout=args.dropout)
+                    dropout=args.dropout, label_smoothing=args.label_smoothing, ema=args.ema,
+                    weight_decay=args.weight_decay)
     if cfg.tail < 0:
         raise SpikeportError(f"--tail {cfg.tail}: must be 0 or more timesteps")
-    if not 0.0 <= cfg.dropout < 1.0:
-        raise SpikeportError(f"--dropout {cfg.dropout}: must be in [0, 1)")
+    for flag, value in (("--dropout", cfg.dropout), ("--label-smoothing", cfg.label_smoothing),
+                        ("--ema", cfg.ema)):
+        if not 0.0 <= value < 1.0:
+            raise SpikeportError(f"{flag} {value}: must be in [0, 1)")
+    if cfg.weight_decay < 0:
+        raise SpikeportError(f"--weight-decay {cfg.weight_decay}: must be 0 or more")
     encoded_shape(cfg.encoder, (1, 3, 40, 101), **cfg.encoder_params)  # validate the encoder early
     s = train_kws(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if not s:      # a non-zero rank under torchrun
@@ -67,6 +72,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``train`` and ``export`` to the ``spikeport`` subparsers ``sub``."""
+    from spikeport.train.kws import KwsConfig
+
+    d = KwsConfig()
     t = sub.add_parser("train", help="train a spiking network (spikeport train kws ...)")
     tsub = t.add_subparsers(dest="task_name", metavar="TASK", required=True)
     s = tsub.add_parser("kws", help="keyword spotting from audio (Speech Commands or the embedded corpus)",
@@ -80,18 +88,25 @@ def register(sub) -> None:
     s.add_argument("--encoder-param", action="append", metavar="NAME=VALUE",
                    help="encoder parameter, e.g. threshold=0.3 (repeatable)")
     s.add_argument("--no-delays", action="store_true", help="no learnable axonal delays")
-    s.add_argument("--tail", type=int, default=50,
+    s.add_argument("--tail", type=int, default=d.tail,
                    help="timesteps of no input after each clip, so late words are answered inside the "
-                        "readout window (default 50)")
+                        f"readout window (default {d.tail})")
     s.add_argument("--augment", action="store_true",
                    help="perturb training clips: +-1 mel band shift, level offset, noise (train/augment.py)")
-    s.add_argument("--dropout", type=float, default=0.0,
+    s.add_argument("--dropout", type=float, default=d.dropout,
                    help="probability of silencing an input or hidden neuron for a whole clip while "
-                        "training (SLAYER neuron dropout; default 0)")
-    s.add_argument("--epochs", type=int, default=10)
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, default=3e-3)
-    s.add_argument("--ann-epochs", type=int, default=8)
+                        f"training (SLAYER neuron dropout; default {d.dropout:g})")
+    s.add_argument("--label-smoothing", type=float, default=d.label_smoothing,
+                   help=f"cross-entropy label smoothing (default {d.label_smoothing:g})")
+    s.add_argument("--ema", type=float, default=d.ema,
+                   help="validate, test and save an exponential moving average of the weights with this "
+                        f"per-step decay; 0: the last weights (default {d.ema:g})")
+    s.add_argument("--weight-decay", type=float, default=d.weight_decay,
+                   help=f"AdamW weight decay, not on delays (default {d.weight_decay:g})")
+    s.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
+    s.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    s.add_argument("--lr", type=float, default=d.lr, help=f"Adam(W) learning rate, cosine-annealed (default {d.lr:g})")
+    s.add_argument("--ann-epochs", type=int, default=d.ann_epochs, help=f"default {d.ann_epochs}")
     s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")
     s.add_argument("--corpus-clips", type=int, default=None,
                    help="embedded corpus: clips per command word")

@@ -101,7 +101,7 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
             "activity_counts_equal": fast_counts == lava_counts}
 
 
-def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 10, ann_epochs: int = 8,
+def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs: int = 8,
              corpus: dict | None = None, lava_clips: int = 5, limit: int | None = None, seed: int = 0,
              force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
     """Run (or bring up to date) the whole pipeline into ``out``; returns the summary

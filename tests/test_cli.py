@@ -68,6 +68,9 @@ def test_loihi_backend_unavailable_is_one_clear_line(cmd, digits_slice, tmp_path
 @pytest.mark.parametrize("args,message", [
     (["--tail", "-1"], "--tail -1: must be 0 or more timesteps"),
     (["--dropout", "1.5"], "--dropout 1.5: must be in [0, 1)"),
+    (["--label-smoothing", "1"], "--label-smoothing 1.0: must be in [0, 1)"),
+    (["--ema", "-0.1"], "--ema -0.1: must be in [0, 1)"),
+    (["--weight-decay", "-1"], "--weight-decay -1.0: must be 0 or more"),
     (["--data", "no/such/folder"], "--data no/such/folder: no such folder"),
 ])
 def test_train_kws_bad_options_fail_before_training(args, message, tmp_path, capsys):

@@ -266,7 +266,11 @@ def test_feature_shape_and_normalization(corpus):
     feats, labels, kept = kf.compute_features(split, progress=False, workers=2)
     assert feats.shape == (len(split), 3, 40, 101) and feats.dtype == np.float32
     assert kept.all() and np.array_equal(labels, split.labels())
-    # default: raw features; training z-scores each (channel, band) with the train split's stats
+    # training z-scores each (channel, band) with the train split's stats (on top of the
+    # default per-clip normalization)
+    raw = kf.features_of(sc.read_clips(split.clips[:8])[0], kf.FeatureParams(normalize="dataset"))
+    assert np.abs(raw.mean(axis=-1)).max() > 1  # raw log-mel: far from zero mean
+    assert np.allclose(kf.features_of(sc.read_clips(split.clips[:8])[0]), feats[:8], atol=1e-5)
     stats = kf.band_stats(feats)
     z = kf.normalize(feats, stats)
     assert np.abs(z.mean(axis=(0, 3))).max() < 1e-4

@@ -8,7 +8,7 @@ import torch
 
 from spikeport.export import from_netx_layer, to_netx_input, write_netx
 from spikeport.train.kws import build_snn, spike_penalty
-from spikeport.train.models import AnnTwin, kws_spec, layer_shapes
+from spikeport.train.models import AnnTwin, SpikingNet, kws_spec, layer_shapes
 
 
 def _random_net(spec, seed):
@@ -61,12 +61,12 @@ def test_kws_net_slayer_lava_fast_agree(model, direct, tmp_path):
 def test_layer_shapes_and_ann_description():
     spec = kws_spec("conv")
     shapes = layer_shapes(spec)
-    assert shapes == [(3, 40, 1), (32, 40, 1), (64, 20, 1), (64, 10, 1), (640,), (128,), (12,)]
+    assert shapes == [(3, 40, 1), (32, 40, 1), (64, 20, 1), (64, 10, 1), (640,), (256,), (12,)]
     desc = AnnTwin(spec).description(frames=101)
     assert desc["format"] == "spikeport-ann/1" and desc["frames"] == 101
     kinds = [(l["kind"], l.get("out_shape", l.get("out_features"))) for l in desc["layers"]]
     assert kinds == [("conv", [32, 40, 1]), ("conv", [64, 20, 1]), ("conv", [64, 10, 1]),
-                     ("dense", 128), ("dense", 12)]
+                     ("dense", 256), ("dense", 12)]
     x = torch.randn(2, 3, 40, 1, 7)
     assert AnnTwin(spec)(x).shape == (2, 12)
 
@@ -162,3 +162,59 @@ def test_dropout_trains_only_and_spares_the_output():
     np.testing.assert_array_equal(dropped, 2 * first * kept[..., None])
     active = first.sum(-1) > 0
     assert active.sum() > 100 and 0.35 < kept[active].mean() < 0.65
+
+
+def test_ema_average_and_swap():
+    """ema = d * ema + (1 - d) * w after each step; ema_weights runs on the average and
+    puts the trained weights back."""
+    from spikeport.train.kws import ema_init, ema_update, ema_weights
+
+    net = torch.nn.Linear(3, 2)
+    ema = ema_init(net)
+    start = {n: v.clone() for n, v in ema.items()}
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema_update(ema, net, 0.9)
+    torch.testing.assert_close(ema["weight"], 0.9 * start["weight"] + 0.1 * net.weight.detach())
+    trained = net.weight.detach().clone()
+    with ema_weights(net, ema):
+        assert torch.equal(net.weight, ema["weight"])
+    assert torch.equal(net.weight, trained)
+    with ema_weights(net, {}):  # no average: the weights as they are
+        assert torch.equal(net.weight, trained)
+
+
+def test_optimizer_decays_weights_not_delays():
+    from spikeport.train.kws import KwsConfig, _optimizer, build_snn, model_spec
+
+    cfg = KwsConfig(weight_decay=0.05)
+    net = build_snn(model_spec(cfg, 3, 40, 12), seed=0)
+    groups = _optimizer(cfg, net).param_groups
+    names = {id(p): n for n, p in net.named_parameters()}
+    decayed = [names[id(p)] for g in groups if g["weight_decay"] == 0.05 for p in g["params"]]
+    kept = [names[id(p)] for g in groups if g["weight_decay"] == 0.0 for p in g["params"]]
+    assert decayed and all("delay" not in n for n in decayed)
+    assert kept and all("delay" in n for n in kept)
+    assert len(decayed) + len(kept) == sum(p.requires_grad for p in net.parameters())
+
+
+def test_arch_overrides_and_per_layer_neurons():
+    """KwsConfig.arch replaces layers / merges neuron parameters; a layer's own "neuron"
+    entry reaches only that block (and its export)."""
+    from spikeport.errors import SpikeportError
+    from spikeport.train.kws import KwsConfig, model_spec
+
+    base = model_spec(KwsConfig(), 3, 40, 12)
+    layers = [dict(layer) for layer in base["layers"]]
+    layers[-2] = dict(layers[-2], out=64, neuron={"voltage_decay": 0.05})
+    cfg = KwsConfig(arch={"layers": layers, "neuron": {"threshold": 4.0}})
+    spec = model_spec(cfg, 3, 40, 12)
+    assert spec["layers"][-2]["out"] == 64 and spec["neuron"]["threshold"] == 4.0
+    assert cfg.arch["layers"][-2]["out"] == 64 and spec["layers"] is not cfg.arch["layers"]
+    net = SpikingNet(spec)
+    dense, out = net.spiking_blocks[-2], net.spiking_blocks[-1]
+    assert float(dense.neuron.voltage_decay) == pytest.approx(0.05 * 4096)
+    assert float(out.neuron.voltage_decay) == pytest.approx(spec["neuron"]["voltage_decay"] * 4096)
+    assert float(dense.neuron.threshold) == float(out.neuron.threshold) == 4.0
+    with pytest.raises(SpikeportError, match="arch: unknown keys hidden"):
+        model_spec(KwsConfig(arch={"hidden": 3}), 3, 40, 12)

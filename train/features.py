@@ -2,7 +2,8 @@
 
 Per 1 s clip: a log-mel spectrogram (40 bands, 20-4000 Hz, 30 ms windows, 10 ms hop, so
 one frame = one simulation timestep and 1 s = 101 frames) and its first and second time
-derivatives as three channels, each channel z-scored per band over time within the clip.
+derivatives as three channels, each channel z-scored per band over time within the clip
+(``FeatureParams.normalize``).
 
 :func:`compute_features` reads a :class:`~spikeport.train.speech_commands.KwsSplit`,
 skipping the odd corrupt file, on worker processes, and caches the result as an ``.npz``
@@ -45,11 +46,14 @@ class FeatureParams:
     log_floor: float = 1e-6     # added to mel power before the log
     delta_width: int = 9        # frames, librosa.feature.delta's window
     derivatives: int = 2        # 0, 1 or 2 extra channels (d/dt, d2/dt2)
-    # "dataset": features stay raw here; training z-scores each (channel, band) with the
-    # training split's statistics (band_stats / normalize), which travel with the model.
-    # "clip": z-score each channel per band over time within each clip (this removes the
-    # spectral envelope, so frame-by-frame models cannot tell vowels apart).
-    normalize: str = "dataset"
+    # "clip" (Zimmer et al.'s "rescaled per frequency across time"): z-score each channel
+    # per band over time within each clip. It takes away what is constant over a clip -
+    # the speaker's and the recording's spectral envelope and level - and keeps how each
+    # band moves; on voices never heard in training the SNN gained ~0.07 with it
+    # (bench/RESULTS.md, session 5). "dataset": features stay raw here. Either way training
+    # then z-scores each (channel, band) with the training split's statistics
+    # (band_stats / normalize), which travel with the model.
+    normalize: str = "clip"
     std_floor: float = 1e-5     # a band with a smaller std is set to 0 (zero variance guard)
 
     def key(self) -> str:

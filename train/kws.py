@@ -62,13 +62,13 @@ class KwsConfig:
     augment: dict = field(default_factory=dict)  # train/augment.Augment fields; {}: none
     delays: bool = True                 # learnable axonal delays in the hidden dense layer
     dropout: float = 0.0                # SLAYER neuron dropout while training (input and hidden layers)
-    epochs: int = 10
+    epochs: int = 11
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.0           # AdamW's decoupled weight decay (not on delays)
-    label_smoothing: float = 0.0        # cross-entropy label smoothing ("ce" loss)
-    ema: float = 0.0                    # > 0: evaluate and save an exponential moving average of the
-                                        # weights, updated every step with this decay
+    label_smoothing: float = 0.1        # cross-entropy label smoothing ("ce" loss)
+    ema: float = 0.998                  # > 0: validate, test and save an exponential moving average
+                                        # of the weights, updated every step with this decay; 0: off
     arch: dict = field(default_factory=dict)     # spec overrides: "layers", "neuron", "weight_scale"
     penalty: float = 0.1                # spike-count penalty weight (Zimmer et al.: 0.1)
     loss: str = "ce"                    # "ce": cross-entropy on output rates x ce_gain; "rate": MSE to target rates
@@ -78,6 +78,7 @@ class KwsConfig:
     ann_epochs: int = 8
     seed: int = 0
     corpus: dict = field(default_factory=dict)   # build_corpus options for the embedded corpus
+    features: dict = field(default_factory=dict)  # FeatureParams overrides (train/features.py)
     limit: int | None = None            # use at most this many clips per split (quick runs)
     device: str = "auto"                # auto | cpu | cuda
 
@@ -110,7 +111,10 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
         root = build_corpus(cache_dir / "corpus", seed=cfg.seed, progress=progress, **cfg.corpus)
     else:
         root = Path(cfg.data)
-    params = FeatureParams()
+    try:
+        params = FeatureParams(**cfg.features)
+    except TypeError as e:
+        raise SpikeportError(f"features: {e}") from None
     out: dict[str, Any] = {"root": str(root), "params": params}
     for split in ("train", "validation", "test"):
         s = load_split(root, split, task=cfg.task, seed=cfg.seed)
@@ -344,7 +348,8 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     out = Path(out_dir)
     rank, world = _dist_info()
     device = _pick_device(cfg)
-    if world > 1 and not torch.distributed.is_initialized():
+    own_group = world > 1 and not torch.distributed.is_initialized()
+    if own_group:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -392,7 +397,9 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
         t0 = time.time()
         net.train()
         order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        order = order[rank::world]
+        # every rank must take the same number of steps (DDP all-reduces each one), so
+        # drop the last len % world clips of this epoch's shuffle
+        order = order[:len(order) - len(order) % world][rank::world]
         seen = correct = 0
         loss_sum = pen_sum = 0.0
         rate_sum = np.zeros(len(net.spiking_blocks))
@@ -450,6 +457,8 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
         _save_json(out / "metrics.json", history)
     if world > 1:
         torch.distributed.barrier()
+        if own_group:
+            torch.distributed.destroy_process_group()
         if rank != 0:
             return {}
 

@@ -246,7 +246,9 @@ def kws_spec(model: str, input_channels: int = 3, bands: int = 40, classes: int 
     # initial weights 4x SLAYER's default keep small weights off zero. A voltage decay
     # of 0.1 per step (memory ~10 steps = 100 ms, not SLAYER's ~33) generalised better
     # to unseen voices; the surrogate gradient keeps SLAYER's tau_grad 0.03: with the
-    # sharper CE readout (KwsConfig.ce_gain 20) it fits far more (bench/RESULTS.md).
+    # sharper CE readout (KwsConfig.ce_gain 20) it fits far more (bench/RESULTS.md). The
+    # dense layer's 256 neurons start with axonal delays spread over every lag netx can
+    # export (0-61 steps), like a temporal kernel over the whole word.
     neuron = {"threshold": 5.0, "voltage_decay": 0.1, **(neuron or {})}
     if model == "conv":
         layers = [
@@ -254,7 +256,7 @@ def kws_spec(model: str, input_channels: int = 3, bands: int = 40, classes: int 
             {"kind": "conv", "out": 64, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
             {"kind": "conv", "out": 64, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
             {"kind": "flatten"},
-            {"kind": "dense", "out": 128, "delay": delays, "delay_init": 32 if delays else 0},
+            {"kind": "dense", "out": 256, "delay": delays, "delay_init": MAX_DELAY if delays else 0},
             {"kind": "dense", "out": classes},
         ]
         return {"input_shape": [input_channels, bands, 1], "input_neuron": direct,
