@@ -87,8 +87,10 @@ def variant_config(items: list[str], device: str) -> KwsConfig:
         if key in o:
             for layer in (dense if where == "hidden" else [output]):
                 layer.setdefault("neuron", {})[name] = float(o[key])
-    cfg.arch = {"layers": convs + [{"kind": "flatten"}] + dense + [output],
-                "neuron": {NEURON_KEYS[k]: float(o[k]) for k in NEURON_KEYS if k in o}}
+    if o.keys() & (ARCH_KEYS | set(LAYER_NEURON_KEYS)):  # otherwise kws_spec's layers as they are
+        cfg.arch["layers"] = convs + [{"kind": "flatten"}] + dense + [output]
+    if o.keys() & set(NEURON_KEYS):
+        cfg.arch["neuron"] = {NEURON_KEYS[k]: float(o[k]) for k in NEURON_KEYS if k in o}
     return cfg
 
 

@@ -87,6 +87,12 @@ def _rows(t: torch.Tensor) -> np.ndarray:
     return t.detach().reshape(-1, t.shape[-1]).contiguous().numpy()
 
 
+def reset_threshold(threshold: float, w_scale: int) -> np.float32:
+    """The voltage on the ``w_scale`` grid at or above which SLAYER's CPU integrator
+    resets, ``float32(threshold * w_scale)`` (``threshold`` includes SLAYER's eps)."""
+    return np.float32(float(threshold) * w_scale)
+
+
 def li_forward(input: torch.Tensor, decay: torch.Tensor, state: torch.Tensor, threshold, w_scale,
                dtype=torch.int32) -> torch.Tensor:
     """Drop-in for SLAYER's ``_li_dynamics_fwd``: ``input`` ``(..., T)``, ``state``
@@ -97,7 +103,7 @@ def li_forward(input: torch.Tensor, decay: torch.Tensor, state: torch.Tensor, th
     x = _rows(input)
     out = np.empty_like(x)
     decay_int = (1 << DECAY_SHIFT) - int(decay.detach().to(torch.int64).item())
-    th = float(threshold) * w_scale
+    th = float(reset_threshold(threshold, w_scale))
     _kernels()["fwd"](x, state.detach().reshape(-1).to(torch.float32).contiguous().numpy(),
                       decay_int, th, int(w_scale), out)
     return torch.from_numpy(out).reshape(input.shape)

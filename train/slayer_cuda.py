@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
+from spikeport.train.slayer_cpu import reset_threshold
 
 ORIGINAL: dict = {}
 
@@ -31,10 +31,10 @@ ORIGINAL: dict = {}
 def kernel_threshold(threshold: float, w_scale: int) -> float:
     """The threshold to hand SLAYER's CUDA kernel so that its ``int(threshold *
     w_scale)`` is the smallest integer voltage the CPU path resets at,
-    ``ceil(float32(threshold * w_scale))``; negative thresholds (no reset) pass."""
+    ``ceil(reset_threshold(threshold, w_scale))``; negative thresholds (no reset) pass."""
     if threshold < 0:
         return threshold
-    first = math.ceil(float(np.float32(threshold * w_scale)))
+    first = math.ceil(float(reset_threshold(threshold, w_scale)))
     return (first + 0.25) / w_scale  # +0.25: truncation, not float rounding, decides
 
 
