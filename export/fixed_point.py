@@ -174,16 +174,19 @@ def _rtz12(x):
     return -((-x) >> DECAY_SHIFT) if x < 0 else x >> DECAY_SHIFT
 
 
-def _cuba_loop(u, v, a, ku, kv, th, bias, spikes, resets):
+def _cuba_loop(u, v, a, ku, kv, th, bias, spikes, resets, changed):
     """:func:`cuba_step` over ``T`` steps, element by element in int64 with an
     explicit int32 wrap wherever Lava's int32 arrays wrap (compiled by numba).
-    Neuron-major: ``u``, ``v`` ``(n, batch)``, ``a``, ``spikes`` ``(n, T, batch)``."""
+    Neuron-major: ``u``, ``v`` ``(n, batch)``, ``a``, ``spikes`` ``(n, T, batch)``;
+    ``changed[t, b]`` (int64 ``(T, batch)``) counts the neurons whose voltage after
+    step ``t`` differs from their voltage after step ``t - 1``."""
     nn, steps, nb = a.shape
     lim = UV_LIMIT
     for n in range(nn):
         bn = np.int64(bias[n])
         for t in range(steps):
             for b in range(nb):
+                before = v[n, b]
                 if resets[t]:
                     u[n, b] = 0
                     v[n, b] = 0
@@ -198,6 +201,8 @@ def _cuba_loop(u, v, a, ku, kv, th, bias, spikes, resets):
                 fire = vol > th
                 spikes[n, t, b] = fire
                 v[n, b] = 0 if fire else vol
+                if v[n, b] != before:
+                    changed[t, b] += 1
 
 
 _KERNEL: list = []
@@ -220,7 +225,7 @@ def _cuba_kernel():
 
 
 def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth: int, bias,
-             spikes: np.ndarray, reset_at=(), compiled: bool = True) -> None:
+             spikes: np.ndarray, reset_at=(), compiled: bool = True, changed: np.ndarray | None = None) -> None:
     """Run CUBA neurons over ``T`` timesteps in place: :func:`cuba_step`'s arithmetic.
 
     Neuron-major arrays: ``u``, ``v``: int32 state ``(n, batch)`` in 1/4096 units,
@@ -229,7 +234,8 @@ def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth:
     ``dv``, ``vth``: as for :func:`cuba_step`; ``bias``: effective bias, ``(n,)`` or
     a scalar; ``spikes``: bool ``(n, T, batch)``, written; ``reset_at``: steps
     (0-based, within this call) before which ``u`` and ``v`` are zeroed (Lava's
-    ``LIFReset``).
+    ``LIFReset``); ``changed``: int64 ``(T, batch)``, incremented by the number of
+    neurons whose voltage (after the spike reset) changed in each step.
 
     Compiled with numba when it is installed (it comes with librosa);
     ``compiled=False`` runs :func:`cuba_step` step by step. Both are exact.
@@ -238,15 +244,18 @@ def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth:
     resets = np.zeros(steps, np.bool_)
     for r in reset_at:
         resets[int(r)] = True
+    if changed is None:
+        changed = np.zeros((steps, a.shape[2]), np.int64)
     bias32 = np.ascontiguousarray(np.broadcast_to(np.asarray(bias, np.int32).reshape(-1), (nn,)))
     kernel = _cuba_kernel() if compiled else None
     if kernel is not None and u.dtype == np.int32 and v.dtype == np.int32:
         ku = DECAY_UNITY - (int(du) + 1)
         kv = DECAY_UNITY - int(dv)
         th = int(np.left_shift(np.int32(vth), VTH_SHIFT))
-        kernel(u, v, a, ku, kv, th, bias32, spikes, resets)
+        kernel(u, v, a, ku, kv, th, bias32, spikes, resets, changed)
         return
     for t in range(steps):
+        before = v.copy()
         if resets[t]:
             u[...] = 0
             v[...] = 0
@@ -254,6 +263,7 @@ def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth:
         u[...] = un
         v[...] = vn
         spikes[:, t] = s
+        changed[t] += np.count_nonzero(vn != before, axis=0)
 
 
 def delta_encode(act: np.ndarray, residue: np.ndarray, x: np.ndarray, vth: np.ndarray):

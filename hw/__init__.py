@@ -4,8 +4,12 @@
 (cores per layer and exceeded limits), ``snn_energy`` / ``ann_energy`` (pJ per
 inference), ``write_report`` (energy.json, report.md, report.html, PNG plots).
 """
-from spikeport.hw.activity import activity_from_spikes, count_activity, load_activity, validate_activity
-from spikeport.hw.energy import ann_energy, ann_layers, latency, ops_proxy, snn_energy, topology_ann
+from spikeport.hw.activity import count_activity, load_activity, validate_activity
+from spikeport.hw.ann_description import ann_layers
+from spikeport.hw.ann_energy import ann_energy
+from spikeport.hw.comparison import topology_description
+from spikeport.hw.energy import latency, ops_proxy, snn_energy
+from spikeport.hw.neurobench import ann_metrics, snn_metrics
 from spikeport.hw.mapping import Mapping, format_mapping, map_network
 from spikeport.hw.profiles import ChipProfile, load_profile, profile_from_dict
 from spikeport.hw.report import write_report
@@ -13,6 +17,7 @@ from spikeport.hw.topology import read_topology
 
 __all__ = [
     "ChipProfile", "load_profile", "profile_from_dict", "read_topology", "Mapping", "map_network",
-    "format_mapping", "activity_from_spikes", "count_activity", "load_activity", "validate_activity",
-    "snn_energy", "ops_proxy", "latency", "ann_energy", "ann_layers", "topology_ann", "write_report",
+    "format_mapping", "count_activity", "load_activity", "validate_activity",
+    "snn_energy", "ops_proxy", "latency", "ann_energy", "ann_layers", "topology_description", "write_report",
+    "snn_metrics", "ann_metrics",
 ]

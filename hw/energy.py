@@ -1,6 +1,6 @@
-"""Energy per inference: the SNN on a chip profile (from measured activity counts), the
-N-DNS-style operation-count proxy, and the ANN (exact MACs, arithmetic-only and
-memory-aware). Energies in pJ; every result carries its assumptions and sources.
+"""SNN energy per inference on a chip profile (from measured activity counts), the
+N-DNS-style operation-count proxy and the latency. Energies in pJ; every result
+carries its assumptions and sources. The ANNs' energy is :mod:`spikeport.hw.ann_energy`.
 
 SNN, per inference (sums over layers l)::
 
@@ -10,25 +10,21 @@ low end: E_synop low, inactive neuron updates, one message per spike within a ti
 high end: E_synop high, active neuron updates, one message per spike to every core of
 the next layer, each crossing the mesh's worst-case distance at the dearer hop energy.
 Terms whose figures are unknown are left out and listed.
-
-ANN: MACs of a conv layer = out_C·out_H·out_W·(in_C/groups)·kh·kw, of a dense layer
-in·out, times the frames for per-frame layers. Arithmetic-only: MACs x E_MAC.
-Memory-aware adds SRAM (or DRAM) reads of weights and activations, see :func:`ann_energy`.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from spikeport.errors import SpikeportError
 from spikeport.hw import figures as F
 from spikeport.hw.activity import per_sample, per_step, validate_activity
-from spikeport.hw.mapping import Mapping
 from spikeport.hw.profiles import ChipProfile, load_profile
 
-BYTES = {"int8": 1, "fp32": 4}
+if TYPE_CHECKING:
+    from spikeport.hw.mapping import Mapping
 
 
 def _stats(a: np.ndarray) -> dict:
@@ -214,198 +210,3 @@ def latency(activity: dict, profile: ChipProfile, mapping: Mapping | None = None
                      f"({src.name}{' stand-in' if stand_in else ''}); neuron updates, spike routing and barrier "
                      f"synchronisation are not counted (their times are unknown)"))
     return out
-
-
-# ---------------------------------------------------------------- ANN ----------
-
-def _ints(layer: dict, key: str, n: int | None, where: str) -> list[int]:
-    v = layer.get(key)
-    if isinstance(v, int) and not isinstance(v, bool) and n is not None:
-        v = [v] * n
-    if (not isinstance(v, list) or (n is not None and len(v) != n)
-            or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)):
-        raise SpikeportError(f"{where}: '{key}' must be a list of {n or 'some'} non-negative integers")
-    return v
-
-
-def ann_layers(ann: dict, where: str = "ann") -> list[dict]:
-    """Validate a Contract-2 description and count each layer: ``macs`` (per
-    inference), ``weights``, ``in_acts``/``out_acts`` (per evaluation), ``evaluations``
-    (frames for per-frame layers, else 1). Layers of kinds other than conv/dense are
-    counted as 0 MACs and noted."""
-    if not isinstance(ann, dict):
-        raise SpikeportError(f"{where}: not a JSON object")
-    if ann.get("format") != "spikeport-ann/1":
-        raise SpikeportError(f"{where}: format is {ann.get('format')!r}, expected 'spikeport-ann/1'")
-    frames = ann.get("frames")
-    if not isinstance(frames, int) or isinstance(frames, bool) or frames < 1:
-        raise SpikeportError(f"{where}: 'frames' must be a positive integer")
-    layers = ann.get("layers")
-    if not isinstance(layers, list) or not layers:
-        raise SpikeportError(f"{where}: 'layers' must be a non-empty list")
-    out = []
-    for i, l in enumerate(layers):
-        if not isinstance(l, dict):
-            raise SpikeportError(f"{where}: layers[{i}] is not an object")
-        name = str(l.get("name", f"layer{i}"))
-        lw = f"{where}: layer '{name}'"
-        kind = l.get("kind")
-        per_frame = l.get("per_frame", True)
-        if not isinstance(per_frame, bool):
-            raise SpikeportError(f"{lw}: 'per_frame' must be true or false")
-        ev = frames if per_frame else 1
-        if kind == "conv":
-            cin, *ins = _ints(l, "in_shape", None, lw)
-            cout, *outs = _ints(l, "out_shape", None, lw)
-            k = _ints(l, "kernel", len(outs), lw)
-            groups = l.get("groups", 1)
-            if not isinstance(groups, int) or groups < 1 or cin % groups or cout % groups:
-                raise SpikeportError(f"{lw}: 'groups' {groups!r} does not divide the channels {cin} -> {cout}")
-            per_eval = cout * int(np.prod(outs)) * (cin // groups) * int(np.prod(k))
-            weights = cout * (cin // groups) * int(np.prod(k))
-            in_acts, out_acts = cin * int(np.prod(ins)), cout * int(np.prod(outs))
-        elif kind == "dense":
-            fin = _ints(l, "in_features", 1, lw)[0]
-            fout = _ints(l, "out_features", 1, lw)[0]
-            per_eval = weights = fin * fout
-            in_acts, out_acts = fin, fout
-        elif isinstance(kind, str):
-            out.append({"name": name, "kind": kind, "macs": 0, "macs_per_evaluation": 0, "weights": 0,
-                        "in_acts": 0, "out_acts": 0, "evaluations": ev,
-                        "note": f"kind '{kind}': no MAC formula in the contract, counted as 0 MACs"})
-            continue
-        else:
-            raise SpikeportError(f"{lw}: missing 'kind'")
-        out.append({"name": name, "kind": kind, "macs": per_eval * ev, "macs_per_evaluation": per_eval,
-                    "weights": weights, "in_acts": in_acts, "out_acts": out_acts, "evaluations": ev, "note": ""})
-    return out
-
-
-def _array_energy(nbytes: int) -> tuple[F.Figure, str]:
-    """Per-64-bit access energy of the smallest Horowitz SRAM array holding ``nbytes``
-    (DRAM beyond 1 MB) and its label."""
-    for cap, key in F.SRAM_ARRAYS:
-        if nbytes <= cap:
-            return F.CONVENTIONAL[key], key.replace("_read64", "")
-    return F.CONVENTIONAL["dram_read64"], "dram"
-
-
-def ann_energy(ann: dict, where: str = "ann") -> dict:
-    """ANN energy per inference (pJ) of a Contract-2 description, for int8 and fp32.
-
-    ``arithmetic``: MACs x E_MAC only. ``sram`` (memory-aware, weights on chip): each
-    layer's weights in the smallest 45 nm SRAM array that holds them (8 KB / 32 KB /
-    1 MB; DRAM above), its activations likewise; low end = every weight and input
-    activation read once and every output written once per evaluation (full reuse),
-    high end = a weight and an input activation read per MAC (no reuse). ``dram_weights``:
-    weights fetched from DRAM once per evaluation (activations as in ``sram``). Writes
-    cost as much as reads (Horowitz gives reads only); biases are not counted.
-    """
-    layers = ann_layers(ann, where)
-    result_layers = []
-    totals = {p: {k: {"low": 0.0, "high": 0.0} for k in ("arithmetic", "sram", "dram_weights")} for p in BYTES}
-    dram = F.CONVENTIONAL["dram_read64"]
-    for l in layers:
-        per = {}
-        for p, b in BYTES.items():
-            mac = F.mac_energy(p)
-            ar = (l["macs"] * mac.low, l["macs"] * mac.high)
-            wfig, wmem = _array_energy(l["weights"] * b)
-            afig, amem = _array_energy((l["in_acts"] + l["out_acts"]) * b)
-            ev = l["evaluations"]
-            acts_reuse = ev * (l["in_acts"] + l["out_acts"]) * b * afig.low / 8
-            acts_noreuse = (l["macs"] * b + ev * l["out_acts"] * b) * afig.high / 8
-            w_reuse = ev * l["weights"] * b * wfig.low / 8
-            w_noreuse = l["macs"] * b * wfig.high / 8
-            w_dram = (ev * l["weights"] * b * dram.low / 8, ev * l["weights"] * b * dram.high / 8)
-            per[p] = {
-                "arithmetic": {"low": ar[0], "high": ar[1]},
-                "sram": {"low": ar[0] + w_reuse + acts_reuse, "high": ar[1] + w_noreuse + acts_noreuse},
-                "dram_weights": {"low": ar[0] + w_dram[0] + acts_reuse, "high": ar[1] + w_dram[1] + acts_noreuse},
-                "weight_memory": wmem, "activation_memory": amem,
-            }
-            for k in ("arithmetic", "sram", "dram_weights"):
-                for end in ("low", "high"):
-                    totals[p][k][end] += per[p][k][end]
-        result_layers.append({**l, "energy_pJ": per})
-    return {
-        "frames": ann["frames"], "macs": int(sum(l["macs"] for l in layers)),
-        "weights": int(sum(l["weights"] for l in layers)), "layers": result_layers, "total_pJ": totals,
-        "accuracy": ann.get("accuracy"),
-        "figures": {"mac_int8": F.mac_energy("int8").to_json(), "mac_fp32": F.mac_energy("fp32").to_json(),
-                    **{k: F.CONVENTIONAL[k].to_json() for k in ("sram_8kb_read64", "sram_32kb_read64",
-                                                                "sram_1mb_read64", "dram_read64")}},
-        "assumptions": [
-            "MACs exact from the layer shapes (conv: out_C*out_H*out_W*in_C/groups*kh*kw; dense: in*out), "
-            "times the frames for per-frame layers; biases and activation functions not counted",
-            "arithmetic-only: int8 MAC 0.23-0.3 pJ (8-bit multiply + 8- or 32-bit add), fp32 MAC 4.6 pJ "
-            "(45 nm, Horowitz 2014)",
-            "memory-aware 'sram': weights and activations of each layer in the smallest 45 nm SRAM array that "
-            "holds them (8 KB 10 pJ / 32 KB 20 pJ / 1 MB 100 pJ per 64-bit read, DRAM above 1 MB); low = each "
-            "weight/input read once and each output written once per evaluation, high = a weight and an input "
-            "read per MAC; a write costs as much as a read",
-            "memory-aware 'dram_weights': weights read from DRAM (1.3-2.6 nJ per 64 bits) once per evaluation",
-            "int8 uses 1 byte per weight/activation, fp32 4 bytes",
-        ],
-        "source": F.HOROWITZ,
-    }
-
-
-def topology_ann(mapping: Mapping, steps: int) -> dict:
-    """The SNN's topology as a dense ANN (Contract 2) run once per timestep: every
-    synapse's full weight tensor (zeros included) as a dense or conv layer, ``frames``
-    = ``steps``. Input layers (no synapse) have no MACs and are left out; axonal
-    delays are ignored."""
-    layers = []
-    for m in mapping.layers:
-        t = m.topology
-        if t.kind in ("dense", "delay_dense"):
-            layers.append({"name": t.name, "kind": "dense", "in_features": t.in_neurons, "out_features": t.neurons,
-                           "bias": False, "per_frame": True})
-        elif t.kind == "conv":
-            c = t.conv
-            layers.append({"name": t.name, "kind": "conv", "in_shape": list(t.in_shape), "out_shape": list(t.shape),
-                           "kernel": c["kernel"], "stride": c["stride"], "padding": c["padding"],
-                           "dilation": c["dilation"], "groups": c["groups"], "bias": False, "per_frame": True})
-    if not layers:
-        raise SpikeportError(f"{mapping.network}: no synapse layers to run as an ANN")
-    return {"format": "spikeport-ann/1", "frames": int(steps), "layers": layers}
-
-
-def ratio(ann_pJ: dict, snn: dict) -> dict | None:
-    """ANN/SNN energy ratio range: low = ANN low / SNN high, high = ANN high / SNN low
-    (mean energies per inference); > 1 means the SNN uses less energy."""
-    s = snn.get("per_inference_pJ")
-    if not s or s["low"]["mean"] <= 0 or s["high"]["mean"] <= 0:
-        return None
-    return {"low": ann_pJ["low"] / s["high"]["mean"], "high": ann_pJ["high"] / s["low"]["mean"]}
-
-
-def comparison(snn: dict, anns: dict[str, dict]) -> list[dict]:
-    """Every ANN (``anns``: label -> :func:`ann_energy` result) x precision x
-    accounting against the SNN: rows with the ANN range and the ratio range."""
-    rows = []
-    for label, a in anns.items():
-        for p in BYTES:
-            for acc in ("arithmetic", "sram", "dram_weights"):
-                e = a["total_pJ"][p][acc]
-                rows.append({"ann": label, "precision": p, "accounting": acc, "ann_pJ": dict(e),
-                             "ratio": ratio(e, snn)})
-    return rows
-
-
-def headline(snn: dict, ann: dict, ann_label: str) -> dict[str, Any]:
-    """The report's headline: ANN (``ann_label``, int8, memory-aware 'sram') over SNN."""
-    e = ann["total_pJ"]["int8"]["sram"]
-    r = ratio(e, snn)
-    chip = snn["chip"] + (f" ({snn['figures_from']} figures as a stand-in)" if snn["stand_in"] else "")
-    if r is None:
-        text = f"ANN/SNN energy ratio: unknown (no energy figures for {snn['chip']})"
-    else:
-        text = (f"ANN/SNN energy per inference: {r['low']:.3g}x to {r['high']:.3g}x "
-                f"({ann_label}, int8, weights and activations in on-chip SRAM, vs. the SNN on {chip}; "
-                f"above 1 the SNN uses less energy)")
-    return {"ratio": r, "ann": ann_label, "precision": "int8", "accounting": "sram", "ann_pJ": dict(e),
-            "snn_pJ": (None if snn["per_inference_pJ"] is None else
-                       {"low": snn["per_inference_pJ"]["low"]["mean"], "high": snn["per_inference_pJ"]["high"]["mean"]}),
-            "text": text}

@@ -116,3 +116,31 @@ def mac_energy(precision: str) -> Figure:
     if precision == "fp32":
         return value(c["fp32_mult"].low + c["fp32_add"].low, "pJ", HOROWITZ, "32-bit float multiply + add")
     raise ValueError(f"unknown precision {precision!r}")
+
+
+def add_energy(precision: str) -> Figure:
+    """Energy of one addition (pJ), Horowitz's 45 nm figures: int8 an 8-bit add (low)
+    to a 32-bit accumulate (high); fp32 a 32-bit float add."""
+    c = CONVENTIONAL
+    if precision == "int8":
+        return span(c["int8_add"].low, c["int32_add"].low, "pJ", HOROWITZ, "8-bit add (low) or 32-bit add (high)")
+    if precision == "fp32":
+        return value(c["fp32_add"].low, "pJ", HOROWITZ, "32-bit float add")
+    raise ValueError(f"unknown precision {precision!r}")
+
+
+# -- measured keyword-spotting deployments: other networks on real hardware (context, not comparisons) --
+BLOUW_2019 = ("Blouw, Choo, Hunsberger, Eliasmith, 'Benchmarking Keyword Spotting Efficiency on Neuromorphic "
+              "Hardware', NICE 2019: a 2-layer keyword spotter of 256 neurons per layer, dynamic energy per inference")
+XYLO_AUDIO_2 = ("SynSense Xylo Audio 2, 'Aloha' keyword-spotting benchmark (2024): 95% accuracy, 291 uW dynamic "
+                "inference power")
+HARDWARE_ANCHORS: list[dict] = [
+    {"system": "Intel Loihi", "energy_pJ": 0.27e9, "network": "Blouw et al. 2019 KWS (2 x 256 neurons)",
+     "source": BLOUW_2019},
+    {"system": "Intel Movidius NCS", "energy_pJ": 1.5e9, "network": "Blouw et al. 2019 KWS", "source": BLOUW_2019},
+    {"system": "NVIDIA Jetson TX1", "energy_pJ": 5.6e9, "network": "Blouw et al. 2019 KWS", "source": BLOUW_2019},
+    {"system": "CPU", "energy_pJ": 6.3e9, "network": "Blouw et al. 2019 KWS", "source": BLOUW_2019},
+    {"system": "GPU", "energy_pJ": 29.8e9, "network": "Blouw et al. 2019 KWS", "source": BLOUW_2019},
+    {"system": "SynSense Xylo Audio 2", "energy_pJ": 6.6e6, "network": "Aloha KWS benchmark network (95% accuracy)",
+     "source": XYLO_AUDIO_2},
+]

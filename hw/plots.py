@@ -38,13 +38,13 @@ def _range_bars(ax, x, lows, highs, width, label, color):
 
 
 def energy_per_layer(path: str | os.PathLike, snn: dict, topo_ann: dict | None, topo_names: list[str],
-                     twin: dict | None = None) -> Path:
+                     anns: list[dict] | None = None) -> Path:
     """Bars (geometric middle, whiskers = low..high) of each SNN layer's energy per
-    inference next to the same layer run as a dense int8 ANN (SRAM); the ANN twin's
-    layers (int8 and fp32, SRAM) in a second panel when given."""
+    inference next to the same layer run as a dense int8 ANN (memory-aware); a panel
+    per ANN with its layers' int8 energy (dense and, when measured, effective MACs)."""
     plt = _plt()
-    ncols = 2 if twin else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(6.5 * ncols, 4.2), squeeze=False)
+    anns = list(anns or [])
+    fig, axes = plt.subplots(1, 1 + len(anns), figsize=(6.5 * (1 + len(anns)), 4.2), squeeze=False)
     ax = axes[0][0]
     labels = [f"{l['name']}" for l in snn["layers"]]
     x = np.arange(len(labels))
@@ -52,26 +52,26 @@ def energy_per_layer(path: str | os.PathLike, snn: dict, topo_ann: dict | None, 
                 [l["energy_pJ"]["high"] for l in snn["layers"]], 0.4,
                 f"SNN on {snn['chip']}" + (" (stand-in figures)" if snn["stand_in"] else ""), "tab:blue")
     if topo_ann is not None:
-        by_name = {l["name"]: l["energy_pJ"]["int8"]["sram"] for l in topo_ann["layers"]}
+        by_name = {l["name"]: l["energy_pJ"]["int8_dense"]["memory"] for l in topo_ann["layers"]}
         lo = [by_name.get(n, {"low": 0})["low"] for n in topo_names]
         hi = [by_name.get(n, {"high": 0})["high"] for n in topo_names]
-        _range_bars(ax, x + 0.2, lo, hi, 0.4, "same topology as dense ANN (int8, SRAM)", "tab:orange")
+        _range_bars(ax, x + 0.2, lo, hi, 0.4, "same topology as dense ANN (int8, memory-aware)", "tab:orange")
     ax.set_xticks(x, labels, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("energy per inference (pJ)")
     ax.set_title("Energy per layer: SNN vs. its topology as an ANN")
     ax.legend(fontsize=8)
-    if twin:
-        ax = axes[0][1]
-        names = [l["name"] for l in twin["layers"]]
-        x = np.arange(len(names))
-        for off, p, color in ((-0.2, "int8", "tab:green"), (0.2, "fp32", "tab:red")):
-            _range_bars(ax, x + off, [l["energy_pJ"][p]["sram"]["low"] for l in twin["layers"]],
-                        [l["energy_pJ"][p]["sram"]["high"] for l in twin["layers"]], 0.4,
-                        f"ANN twin {p} (SRAM)", color)
-        ax.set_xticks(x, names, rotation=30, ha="right")
+    for ax, a in zip(axes[0][1:], anns):
+        layers = [l for l in a["layers"] if l["kind"] != "flatten"]
+        x = np.arange(len(layers))
+        for off, key, color in ((-0.2, "int8_dense", "tab:green"), (0.2, "int8_effective", "tab:red")):
+            if all(key in l["energy_pJ"] for l in layers):
+                _range_bars(ax, x + off, [l["energy_pJ"][key]["memory"]["low"] for l in layers],
+                            [l["energy_pJ"][key]["memory"]["high"] for l in layers], 0.4,
+                            f"{key.replace('_', ', ')} MACs, memory-aware", color)
+        ax.set_xticks(x, [l["name"] for l in layers], rotation=45, ha="right", fontsize=7)
         ax.set_yscale("log")
-        ax.set_title("Energy per layer: ANN twin")
+        ax.set_title(f"Energy per layer: {a['label']}")
         ax.legend(fontsize=8)
     return _save(fig, path)
 
@@ -113,15 +113,16 @@ def accuracy_energy(path: str | os.PathLike, points: list[dict]) -> Path:
     """Accuracy against energy per inference; ``points``: dicts with ``name``,
     ``accuracy`` (0..1), ``low`` and ``high`` (pJ); a range shows as a horizontal bar."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, p in enumerate(points):
-        lo, hi = p["low"], p["high"]
+        lo, hi = p["low"] / 1e6, p["high"] / 1e6                   # pJ -> µJ
         mid = float(np.sqrt(lo * hi))
         ax.errorbar([mid], [p["accuracy"]], xerr=[[mid - lo], [hi - mid]], fmt="o", capsize=4, label=p["name"],
                     color=f"C{i}")
     ax.set_xscale("log")
-    ax.set_xlabel("energy per inference (pJ)")
+    ax.set_xlabel("energy per inference (µJ)")
     ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy against energy per inference")
-    ax.legend(fontsize=8)
+    ax.set_title("Accuracy against energy per inference (measured on the same split)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
     return _save(fig, path)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikeport.errors import SpikeportError
+from spikeport.geometry import conv_connections
 from spikeport.sim.lowering import pool_as_conv
 
 COMPUTE_KINDS = ("input", "dense", "delay_dense", "conv")
@@ -61,6 +62,8 @@ class LayerTopology:
     conv: dict | None = None           # kernel, stride, padding, dilation, groups (file (H, W) order)
     source_shape: tuple[int, ...] | None = None   # file shape of the layer whose outputs feed the synapse
     notes: list[str] = field(default_factory=list)
+    connections: int = 0               # in-bounds connections (zeros included) per timestep: NeuroBench's Dense
+    params: dict = field(default_factory=dict)   # stored tensors' elements: weights, zero_weights, delays, biases, decays
     dense_weight: np.ndarray | None = field(default=None, repr=False)   # (out, in) for dense layers
     fanout: np.ndarray | None = field(default=None, repr=False)         # (in,) file (C, H, W) order
 
@@ -131,6 +134,7 @@ def _neuron(group, layer: LayerTopology) -> None:
         return
     n = group["neuron"]
     layer.neuron_type = _text(n["type"])
+    layer.params["decays"] = sum(int(np.asarray(n[k][()]).size) for k in ("iDecay", "vDecay") if k in n)
     for attr, key in (("du", "iDecay"), ("dv", "vDecay"), ("vth", "vThMant")):
         if key in n:
             setattr(layer, attr, int(_scalar(n[key])))
@@ -161,11 +165,23 @@ def _dense(group, layer: LayerTopology, in_neurons: int) -> None:
     layer.fan_out = int(layer.fanout.max(initial=0))
     layer.weight_bits = weight_bits(w)
     layer.dense_weight = w
+    layer.connections = int(w.size)
+    _stored(group, layer, w)
     if "delay" in group:
         d = np.asarray(group["delay"][()], dtype=np.float64)
         layer.kind = "delay_dense"
         layer.max_delay = int(np.max(d)) if d.size else 0
         layer.delay_bits = max(1, int(np.ceil(np.log2(layer.max_delay + 1)))) if layer.max_delay > 0 else 0
+
+
+def _stored(group, layer: LayerTopology, w: np.ndarray) -> None:
+    """Element counts of the layer's stored tensors (NeuroBench's parameter counts):
+    its weights as stored (a pool layer's one shared kernel, not its lowered copies),
+    their zeros, its delays and biases."""
+    stored = np.asarray(group.get("stored_weight", w))
+    layer.params.update(weights=int(stored.size), zero_weights=int(np.count_nonzero(stored == 0)),
+                        delays=int(np.asarray(group["delay"][()]).size) if "delay" in group else 0,
+                        biases=int(np.asarray(group["bias"][()]).size) if "bias" in group else 0)
 
 
 def _pair(v) -> tuple[int, int]:
@@ -205,6 +221,8 @@ def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
     layer.fan_out = int(layer.fanout.max(initial=0))
     layer.weights = int(w.size)
     layer.weight_positions = int(np.prod(layer.shape)) * (in_shape[0] // groups) * kh * kw
+    layer.connections = conv_connections(in_shape, out_c, (kh, kw), stride, padding, dilation, groups)
+    _stored(group, layer, w)
     layer.weight_bits = weight_bits(w)
     layer.conv = {"kernel": [kh, kw], "stride": list(stride), "padding": list(padding),
                   "dilation": list(dilation), "groups": groups}
@@ -244,6 +262,8 @@ def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
                 layer = LayerTopology(i, "input", shape, neurons if has_neurons else 0, has_neurons)
                 if has_neurons:
                     _neuron(g, layer)
+                    # SLAYER's input blocks may scale (and shift) their input by one learnt weight and bias
+                    layer.params["input_params"] = sum(int(np.asarray(g[k][()]).size) for k in ("weight", "bias") if k in g)
                 else:
                     layer.notes.append("input shape only (no neurons): input enters the next layer's synapse")
                 prev_shape = src_shape = shape
@@ -254,7 +274,8 @@ def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
             elif kind in ("dense", "conv", "pool"):
                 pooled = kind == "pool"
                 if pooled:  # run (and mapped) as the grouped convolution it is on Loihi
-                    g = {**{k: g[k] for k in g}, **pool_as_conv(g, f"{net_path}: layer {i}")}
+                    g = {**{k: g[k] for k in g}, **pool_as_conv(g, f"{net_path}: layer {i}"),
+                         "stored_weight": np.asarray(g["weight"][()]).astype(np.int64)}
                     kind = "conv"
                 layer = LayerTopology(i, kind, shape, neurons, True, source_shape=src_shape)
                 if pooled:

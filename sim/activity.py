@@ -12,7 +12,11 @@ neuron drives in layer ``l`` (its fan-out; for conv, with the real geometry),
 counted at the step the event is emitted; ``neuron_updates`` = the layer's neurons,
 once per step. ``synapses`` = the layer's nonzero connections, i.e. the fan-outs
 summed over its source neurons (for conv the kernel is counted once per position it
-is applied at).
+is applied at). ``membrane_updates`` = NeuroBench's count: neurons whose membrane
+(a CUBA neuron's voltage after its reset; a sigma-delta neuron's accumulated input)
+changed in a step, every neuron at step 0; ``graded_input``: whether any event
+arriving at the layer's synapse had a value outside {-1, 0, 1} (NeuroBench then
+counts its synaptic operations as MACs, else as ACs).
 """
 from __future__ import annotations
 
@@ -63,30 +67,35 @@ def layer_facts(net: Network) -> list[LayerFacts]:
                        None if l.synapse is None else fanout(l.synapse)) for l in net.layers]
 
 
-def count_chunk(facts: list[LayerFacts], trains: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def count_chunk(facts: list[LayerFacts], trains: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Spikes and synops of a chunk of steps.
 
     ``trains``: ``[input, layer 0, layer 1, ...]`` events, each ``(n, T, batch)`` in
     internal order (``input`` is the external input, as a network's first synapse
-    receives it). Returns ``(spikes, synops)``, int64 ``(layers, T, batch)``.
+    receives it). Returns ``(spikes, synops, graded)``: int64 ``(layers, T, batch)``
+    twice, and per layer whether an event into its synapse was outside {-1, 0, 1}.
     """
     steps, b = trains[0].shape[1:]
     spikes = np.zeros((len(facts), steps, b), np.int64)
     synops = np.zeros_like(spikes)
+    graded = np.zeros(len(facts), np.bool_)
     for i, f in enumerate(facts):
         spikes[i] = np.count_nonzero(trains[i + 1], axis=0)
         if f.fanout is not None:
-            src = trains[i].reshape(len(f.fanout), steps * b) != 0
+            src = trains[i]
+            graded[i] = src.dtype != np.bool_ and bool(np.any(np.abs(src) > 1))
+            src = src.reshape(len(f.fanout), steps * b) != 0
             # float64 holds these sums exactly (each below 2**53)
             synops[i] = np.rint(f.fanout.astype(np.float64) @ src).astype(np.int64).reshape(steps, b)
-    return spikes, synops
+    return spikes, synops, graded
 
 
 class Activity:
     """Counts of ``samples`` inferences of ``steps`` steps each: per layer, per step
-    (summed over samples) and per sample (summed over steps)."""
+    (summed over samples) and per sample (summed over steps). Membrane updates are
+    None where the backend did not record the neurons' state."""
 
-    def __init__(self, facts: list[LayerFacts], steps: int, samples: int):
+    def __init__(self, facts: list[LayerFacts], steps: int, samples: int, membrane: bool = True):
         self.facts = facts
         self.steps = int(steps)
         self.samples = int(samples)
@@ -95,26 +104,43 @@ class Activity:
         self.synops_step = np.zeros((n, self.steps), np.int64)
         self.spikes_sample = np.zeros((n, self.samples), np.int64)
         self.synops_sample = np.zeros((n, self.samples), np.int64)
+        self.membrane_step = np.zeros((n, self.steps), np.int64) if membrane else None
+        self.membrane_sample = np.zeros((n, self.samples), np.int64) if membrane else None
+        self.graded_input = np.zeros(n, np.bool_)
 
-    def add(self, t0: int, trains: list[np.ndarray], sample0: int = 0) -> None:
+    def add(self, t0: int, trains: list[np.ndarray], sample0: int = 0, changed: list[np.ndarray] | None = None
+            ) -> None:
         """Count a chunk of steps starting at step ``t0`` for samples ``sample0 ...``
-        (``trains`` as :func:`count_chunk` takes them)."""
-        spikes, synops = count_chunk(self.facts, trains)
+        (``trains`` as :func:`count_chunk` takes them; ``changed``: per layer the
+        membrane changes ``(T, batch)`` of the chunk, see :func:`spikeport.sim.fast.stream`)."""
+        spikes, synops, graded = count_chunk(self.facts, trains)
         steps, b = spikes.shape[1:]
+        self.graded_input |= graded
         self.spikes_step[:, t0:t0 + steps] += spikes.sum(axis=2)
         self.synops_step[:, t0:t0 + steps] += synops.sum(axis=2)
         self.spikes_sample[:, sample0:sample0 + b] += spikes.sum(axis=1)
         self.synops_sample[:, sample0:sample0 + b] += synops.sum(axis=1)
+        if self.membrane_step is not None:
+            if changed is None:
+                raise ValueError("membrane changes missing for an activity that counts them")
+            ch = np.stack(changed)
+            self.membrane_step[:, t0:t0 + steps] += ch.sum(axis=2)
+            self.membrane_sample[:, sample0:sample0 + b] += ch.sum(axis=1)
 
     def merge(self, other: "Activity") -> "Activity":
         """Counts of both runs together (the same network and steps); a new object."""
         if other.steps != self.steps or len(other.facts) != len(self.facts):
             raise ValueError("activity of different networks or step counts cannot be merged")
-        m = Activity(self.facts, self.steps, self.samples + other.samples)
+        both = self.membrane_step is not None and other.membrane_step is not None
+        m = Activity(self.facts, self.steps, self.samples + other.samples, membrane=both)
         m.spikes_step = self.spikes_step + other.spikes_step
         m.synops_step = self.synops_step + other.synops_step
         m.spikes_sample = np.concatenate([self.spikes_sample, other.spikes_sample], axis=1)
         m.synops_sample = np.concatenate([self.synops_sample, other.synops_sample], axis=1)
+        m.graded_input = self.graded_input | other.graded_input
+        if both:
+            m.membrane_step = self.membrane_step + other.membrane_step
+            m.membrane_sample = np.concatenate([self.membrane_sample, other.membrane_sample], axis=1)
         return m
 
     def neuron_updates_step(self, i: int) -> np.ndarray:
@@ -122,6 +148,17 @@ class Activity:
 
     def neuron_updates_sample(self, i: int) -> np.ndarray:
         return np.full(self.samples, self.facts[i].neurons * self.steps, np.int64)
+
+
+def membrane_changes(states: np.ndarray) -> np.ndarray:
+    """Membrane updates per step of one sample from its recorded states ``(T,
+    neurons)`` (each step's value after the step): every neuron at step 0, then the
+    neurons whose state differs from the step before. int64 ``(T,)``."""
+    states = np.asarray(states)
+    out = np.empty(len(states), np.int64)
+    out[0] = states.shape[1]
+    out[1:] = np.count_nonzero(states[1:] != states[:-1], axis=1)
+    return out
 
 
 def _counts(per_step: np.ndarray, per_sample: np.ndarray) -> dict:
@@ -135,12 +172,15 @@ def activity_json(activity: Activity, network: str, backend: str) -> dict:
     simulator's arrays are; ``name`` is the layer's HDF5 group (``layer<i>``)."""
     layers = []
     for i, f in enumerate(activity.facts):
-        layers.append({
+        entry = {
             "index": int(f.index), "name": f.name, "kind": f.kind, "shape": [int(s) for s in f.shape],
-            "neurons": int(f.neurons), "synapses": f.synapses,
+            "neurons": int(f.neurons), "synapses": f.synapses, "graded_input": bool(activity.graded_input[i]),
             "spikes": _counts(activity.spikes_step[i], activity.spikes_sample[i]),
             "synops": _counts(activity.synops_step[i], activity.synops_sample[i]),
             "neuron_updates": _counts(activity.neuron_updates_step(i), activity.neuron_updates_sample(i)),
-        })
+        }
+        if activity.membrane_step is not None:
+            entry["membrane_updates"] = _counts(activity.membrane_step[i], activity.membrane_sample[i])
+        layers.append(entry)
     return {"format": FORMAT, "network": str(network), "backend": backend, "samples": activity.samples,
             "steps": activity.steps, "layers": layers}

@@ -499,23 +499,32 @@ class _NeuronRun:
             self.spike_exp = np.array([n.spike_exp], np.int32)
             self.state_exp = np.array([n.state_exp], np.int32)
 
-    def run(self, a: np.ndarray, t0: int) -> np.ndarray:
+    def state(self) -> np.ndarray:
+        """The state NeuroBench calls the membrane: CUBA's voltage, a sigma-delta
+        neuron's accumulated input ``sigma``, a delta input neuron's activation."""
+        return self.v if self.n.kind == "cuba" else self.act if self.n.kind == "delta" else self.sigma
+
+    def run(self, a: np.ndarray, t0: int) -> tuple[np.ndarray, np.ndarray]:
         """Integrate input ``(n, T, batch)`` arriving at global steps ``t0 ...``;
-        returns the layer's output: bool spikes, or int32 graded spikes."""
+        returns the layer's output (bool spikes, or int32 graded spikes) and, per
+        step and sample ``(T, batch)``, how many neurons' membrane (:meth:`state`)
+        changed in that step."""
         n = self.n
         steps = a.shape[1]
+        changed = np.zeros((steps, a.shape[2]), np.int64)
         if n.kind == "cuba":
             out = np.empty(a.shape, np.bool_)
             resets = ()
             if n.reset_interval:
                 # LIFReset zeroes its state when the 1-based time_step % R == offset
                 resets = [t for t in range(steps) if (t0 + t + 1) % n.reset_interval == n.reset_offset]
-            fx.cuba_run(self.u, self.v, a, n.du, n.dv, n.vth, self.bias, out, resets)
-            return out
+            fx.cuba_run(self.u, self.v, a, n.du, n.dv, n.vth, self.bias, out, resets, changed=changed)
+            return out, changed
         a = a.astype(np.int32) if a.dtype != np.int32 else a
         out = np.empty(a.shape, np.int32)
         for t in range(steps):
             at = np.ascontiguousarray(a[:, t])
+            before = self.state()
             if n.kind == "delta":
                 self.act, self.residue, out[:, t] = fx.delta_step(self.act, self.residue, at, self.vth,
                                                                   self.spike_exp, self.state_exp)
@@ -524,7 +533,8 @@ class _NeuronRun:
                     self.sigma, self.act, self.residue, at, self.vth, self.bias, self.state_exp, n.relu)
             else:
                 self.sigma, out[:, t] = fx.sigma_step(self.sigma, at)
-        return out
+            changed[t] = np.count_nonzero(self.state() != before, axis=0)
+        return out, changed
 
 
 def chunk_steps(batch: int, net: Network, budget: int = 1 << 22) -> int:
@@ -535,10 +545,12 @@ def chunk_steps(batch: int, net: Network, budget: int = 1 << 22) -> int:
 
 
 def stream(net: Network, x: np.ndarray, steps: int, chunk: int | None = None
-           ) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """Run a batch through ``net`` and yield, per chunk of steps, ``(t0, trains)``:
-    ``trains[0]`` the external input, ``trains[i + 1]`` layer ``i``'s output, each
-    ``(n, T_chunk, batch)`` in internal order.
+           ) -> Iterator[tuple[int, list[np.ndarray], list[np.ndarray]]]:
+    """Run a batch through ``net`` and yield, per chunk of steps, ``(t0, trains,
+    changed)``: ``trains[0]`` the external input, ``trains[i + 1]`` layer ``i``'s
+    output, each ``(n, T_chunk, batch)`` in internal order; ``changed[i]`` ``(T_chunk,
+    batch)`` the number of layer ``i``'s neurons whose membrane changed in each
+    step (at step 0, every neuron: NeuroBench counts the first update of each).
 
     ``x``: int32 ``(batch, inputs..., T_in)`` in netx order, already checked; step
     ``t`` reads ``x[..., t % T_in]`` as a RingBuffer source does.
@@ -551,12 +563,15 @@ def stream(net: Network, x: np.ndarray, steps: int, chunk: int | None = None
         t1 = min(steps, t0 + chunk)
         xc = to_internal(x if (t0 == 0 and t1 == t_in) else x[..., np.arange(t0, t1) % t_in])
         s = xc
-        trains = [xc]
+        trains, changed = [xc], []
         for i, layer in enumerate(net.layers):
             a = s if syn[i] is None else syn[i].drive(s)
-            s = neu[i].run(a, t0)
+            s, ch = neu[i].run(a, t0)
+            if t0 == 0:
+                ch[0] = layer.neuron.size
             trains.append(s)
-        yield t0, trains
+            changed.append(ch)
+        yield t0, trains, changed
 
 
 def run_fast_batch(net: str | os.PathLike | Network | list, x: np.ndarray, all_layers: bool = False):

@@ -65,12 +65,18 @@ def network_input_shape(net_path: str | os.PathLike, **netx_options) -> tuple:
     return tuple(int(s) for s in input_port(load_netx(net_path, **netx_options)).shape)
 
 
+# The neuron state NeuroBench calls the membrane, per Lava neuron process (see
+# spikeport.sim.fast._NeuronRun.state: the same variables).
+MEMBRANE_VAR = {"LIF": "v", "LIFReset": "v", "Delta": "act", "SigmaDelta": "sigma", "Sigma": "sigma"}
+
+
 def run_lava(
     net_path: str | os.PathLike,
     spikes: np.ndarray,
     steps: int | None = None,
     all_layers: bool = False,
     checked: bool = False,
+    membranes: bool = False,
     **netx_options,
 ):
     """Run ``spikes`` ``(inputs..., T)`` through the netx network at ``net_path``.
@@ -78,9 +84,12 @@ def run_lava(
     The input enters where :func:`input_port` says; beyond ``T`` steps it repeats
     (a RingBuffer source). Returns the output layer's spikes ``(outputs..., steps)``
     (float, as Lava's sink gives them), or with ``all_layers`` a list holding every
-    layer's in order (the output layer last). ``netx_options`` (e.g. ``num_layers``)
-    go to netx's loader. Unless ``checked`` (the caller validated file and input),
-    the file is checked first and the input must fit the network's input port.
+    layer's in order (the output layer last). With ``membranes`` it returns
+    ``(spikes, states)`` where ``states[i]`` is layer ``i``'s membrane variable
+    (:data:`MEMBRANE_VAR`) after every step, ``(steps, neurons)``, read by Lava
+    monitors. ``netx_options`` (e.g. ``num_layers``) go to netx's loader. Unless
+    ``checked`` (the caller validated file and input), the file is checked first and
+    the input must fit the network's input port.
     """
     netx, io, RunSteps, Loihi2SimCfg = _imports()
     spikes = np.asarray(spikes)
@@ -101,9 +110,28 @@ def run_lava(
         sink = io.sink.RingBuffer(shape=layer.out.shape, buffer=steps)
         layer.out.connect(sink.a_in)
         sinks.append(sink)
+    monitors = _monitors(net.layers, steps) if membranes else []
     try:
         net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         out = [s.data.get() for s in sinks]
+        states = [np.asarray(m.get_data()[proc.name][var]).reshape(steps, -1) for m, proc, var in monitors]
     finally:
         net.stop()
-    return out if all_layers else out[0]
+    got = out if all_layers else out[0]
+    return (got, states) if membranes else got
+
+
+def _monitors(layers, steps: int) -> list:
+    """A Lava monitor on each layer's membrane variable: ``[(monitor, process, var)]``."""
+    from lava.proc.monitor.process import Monitor
+
+    found = []
+    for layer in layers:
+        proc = layer.neuron
+        var = MEMBRANE_VAR.get(type(proc).__name__)
+        if var is None:
+            raise SpikeportError(f"no membrane variable known for Lava process {type(proc).__name__}")
+        m = Monitor()
+        m.probe(getattr(proc, var), steps)
+        found.append((m, proc, var))
+    return found

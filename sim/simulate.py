@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from spikeport.errors import SpikeportError
-from spikeport.sim.activity import Activity, activity_json, layer_facts
+from spikeport.sim.activity import Activity, activity_json, layer_facts, membrane_changes
 from spikeport.sim.fast import Layer, Network, chunk_steps, load_network, stream, to_internal, to_netx
 from spikeport.sim.netx_file import SIM_TYPES, scan_network
 from spikeport.sim.readout import average, average_layer
@@ -122,14 +122,14 @@ def _simulate_fast(net: Network, x: np.ndarray, steps: int, counts: bool, record
     act = Activity(layer_facts(net), steps, b) if counts else None
     chunk = chunk or chunk_steps(b, net)
     with tqdm(total=steps, desc="fast sim", unit="step", disable=None if progress else True) as bar:
-        for t0, trains in stream(net, x, steps, chunk):
+        for t0, trains, changed in stream(net, x, steps, chunk):
             tc = trains[0].shape[1]
             if rec is not None:
                 for i, layer in enumerate(net.layers):
                     rec[i][..., t0:t0 + tc] = to_netx(trains[i + 1], layer.neuron.shape)
             out[..., t0:t0 + tc] = to_netx(trains[-1], net.output_shape)
             if act is not None:
-                act.add(t0, trains)
+                act.add(t0, trains, changed=changed)
             bar.update(tc)
     return SimResult(out, rec, act, net.latency, "fast", steps, net.path)
 
@@ -151,7 +151,10 @@ def _simulate_lava(path: str, x: np.ndarray, steps: int, counts: bool, record: s
     act = Activity(layer_facts(desc), steps, b) if counts else None
     outs, recs = [], []
     for k in tqdm(range(b), desc="Lava fixed_pt", unit="sample", disable=None if progress else True):
-        got = run_lava(path, x[k], steps=steps, all_layers=all_layers, checked=True, **netx_options)
+        got = run_lava(path, x[k], steps=steps, all_layers=all_layers, checked=True, membranes=counts,
+                       **netx_options)
+        if counts:
+            got, states = got
         layers = [np.rint(g).astype(np.int32) for g in (got if all_layers else [got])]
         outs.append(layers[-1])
         if record == "all":
@@ -159,7 +162,7 @@ def _simulate_lava(path: str, x: np.ndarray, steps: int, counts: bool, record: s
         if act is not None:
             xin = x[k][..., np.arange(steps) % x.shape[-1]]
             trains = [to_internal(xin[None])] + [to_internal(s[None]) for s in layers]
-            act.add(0, trains, sample0=k)
+            act.add(0, trains, sample0=k, changed=[membrane_changes(st)[:, None] for st in states])
     rec = [np.stack([r[i] for r in recs]) for i in range(len(recs[0]))] if record == "all" else None
     latency = desc.latency if desc is not None else _lava_latency(path, netx_options)
     return SimResult(np.stack(outs), rec, act, latency, "lava", steps, str(path))

@@ -27,15 +27,13 @@ import h5py
 import numpy as np
 
 from spikeport.atomic import atomic_path
+from spikeport.geometry import conv_out
 
 
 def conv_output_shape(in_shape, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> tuple:
     """``(O, H', W')`` of a convolution of ``(C, H, W)`` with an ``(O, C/g, kH, kW)`` kernel."""
-    c, h, w = in_shape
     o, _, kh, kw = weight_shape
-    ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    return int(o), int(ho), int(wo)
+    return (int(o),) + tuple(conv_out(in_shape[a + 1], (kh, kw)[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
 
 
 def _neuron(group, neuron: dict) -> None:

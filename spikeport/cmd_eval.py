@@ -25,6 +25,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     print(f"accuracy {r['accuracy']:.4f}")
     print(f"per inference ({r['timesteps']} steps): {per['spikes']:.0f} spikes, {per['synops']:.0f} synaptic ops, "
           f"{per['neuron_updates']:.0f} neuron updates")
+    nb = r["neurobench"]
+    so = nb["SynapticOperations"]
+    print(f"NeuroBench: ActivationSparsity {nb['ActivationSparsity']:.4f}, Effective_ACs {so['Effective_ACs']:,.0f}, "
+          f"Effective_MACs {so['Effective_MACs']:,.0f}, Dense {so['Dense']:,.0f}, MembraneUpdates "
+          + ("unknown" if nb["MembraneUpdates"] is None else f"{nb['MembraneUpdates']:,.0f}")
+          + f", ConnectionSparsity {nb['ConnectionSparsity']:.4f}, ParameterCount {nb['ParameterCount']:,}")
     worst = sorted(r["per_class_accuracy"].items(), key=lambda kv: kv[1])[:3]
     print("lowest classes: " + ", ".join(f"{c} {a:.2f}" for c, a in worst))
     if args.json:

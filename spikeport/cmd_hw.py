@@ -48,19 +48,19 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_ann(path: str) -> dict:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "ann.json"
-    elif p.suffix != ".json":
-        p = p.with_name("ann.json")
-    try:
-        with open(p) as f:
-            return json.load(f)
-    except OSError as e:
-        raise SpikeportError(f"{p}: cannot read the ANN description ({e.strerror})") from None
-    except json.JSONDecodeError as e:
-        raise SpikeportError(f"{p}: not valid JSON ({e})") from None
+def _report_from_data(args, net: Path) -> tuple[dict, dict, list]:
+    """Activity, accuracy and one sample's raster of ``net`` on a dataset split."""
+    from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
+    from spikeport.sim import simulate
+
+    if not Path(args.data).is_dir():
+        raise SpikeportError(f"--data {args.data}: no such folder")
+    ev = evaluate_network(net, args.data, split=args.split, limit=args.limit, backend=args.backend,
+                          progress=not args.quiet)
+    meta = network_metadata(net)
+    x, _, _ = dataset_inputs(meta, args.data, args.split, limit=1, progress=False)
+    raster = [l[0] for l in simulate(net, x[:1], backend="fast", record="all").layers]
+    return ev["activity"], {"snn": ev["accuracy"], "split": args.split, "clips": ev["clips"]}, raster
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -81,45 +81,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.input is None and args.activity is None and args.data is None:
         raise SpikeportError("give --data DIR (a dataset, for a network spikeport exported), --input X.npy "
                              "(arrays (inputs..., T) or (batch, inputs..., T)) or --activity COUNTS.json")
-    ann = _load_ann(args.ann) if args.ann else None
-    if ann is not None:
-        from spikeport.hw.energy import ann_layers
+    from spikeport.hw.ann_description import load_anns
 
-        ann_layers(ann, args.ann)   # a bad description fails before the simulation runs
-    raster = None
-    accuracy = None
+    anns = load_anns(args.ann)
+    raster = accuracy = None
     if args.data is not None:
-        from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
-        from spikeport.sim import simulate
-
-        if not Path(args.data).is_dir():
-            raise SpikeportError(f"--data {args.data}: no such folder")
-        ev = evaluate_network(net, args.data, split=args.split, limit=args.limit, backend=args.backend,
-                              progress=not args.quiet)
-        activity = ev["activity"]
-        meta = network_metadata(net)
-        accuracy = {"quantized": ev["accuracy"]}
-        if "float" in meta.get("accuracy", {}):
-            accuracy["float"] = meta["accuracy"]["float"]
-        if ann is not None and "test" in ann.get("accuracy", {}):
-            accuracy["ann"] = ann["accuracy"]["test"]
-        x, _, _ = dataset_inputs(meta, args.data, args.split, limit=1, progress=False)
-        raster = [l[0] for l in simulate(net, x[:1], backend="fast", record="all").layers]
+        activity, accuracy, raster = _report_from_data(args, net)
     elif args.activity is not None:
         activity = load_activity(args.activity)
     else:
         try:
-            x = np.load(args.input)
-        except (OSError, ValueError) as e:
-            raise SpikeportError(f"{args.input}: cannot read as a .npy array ({e})") from None
-        if not np.issubdtype(x.dtype, np.number) and x.dtype != bool:
-            raise SpikeportError(f"{args.input}: not a numeric array ({x.dtype})")
-        try:
-            activity, raster = count_activity(net, x, backend=args.backend, batch_size=args.batch_size,
-                                              progress=not args.quiet, raster_sample=0)
-        except SpikeportError as e:
-            raise SpikeportError(f"{args.input}: {e}") from None
-    doc = write_report(args.output, net, activity, profile, ann=ann, accuracy=accuracy, raster=raster,
+            x = np.load(args.input, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as e:
+            raise SpikeportError(f"{args.input}: cannot read as a .npy array ({' '.join(str(e).split())})") from None
+        activity, raster = count_activity(net, x, backend=args.backend, progress=not args.quiet,
+                                          input_name=args.input)
+    doc = write_report(args.output, net, activity, profile, anns=anns, accuracy=accuracy, raster=raster,
                        step_seconds=args.step_seconds)
     print(json.dumps({"report": str(Path(args.output) / "report.html"), "fits": doc["mapping"]["fits"],
                       "headline": doc["headline"]["text"]}))
@@ -148,12 +125,13 @@ def register(sub) -> None:
     src.add_argument("--data", help="dataset folder (Speech Commands layout) for a network spikeport exported")
     s.add_argument("--split", choices=["train", "validation", "test"], default="test", help="with --data")
     s.add_argument("--limit", type=int, default=None, help="with --data: at most N clips")
-    s.add_argument("--ann", help="the ANN twin: ann.json, its folder, or ann.pt beside it")
+    s.add_argument("--ann", action="append", metavar="ANN",
+                   help="an ANN to compare with: a spikeport-ann/1 JSON file, or a training run folder (its "
+                        "ann.json and reference_ann.json); repeatable")
     s.add_argument("--chip", default="loihi2", help=CHIP_HELP)
     s.add_argument("--backend", choices=["fast", "lava", "loihi"], default="fast",
                    help="what runs the network (default fast; fast and lava are bit-exact). loihi: accuracy "
                         "from the chip (needs lava-loihi), activity counts from the fast simulator")
-    s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--step-seconds", type=float, default=None,
                    help="real time per timestep (s), for the N-DNS power proxy in ops/s")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -36,7 +36,8 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
     cfg = KwsConfig(data=args.data, task=args.task, model=args.model, encoder=args.encoder,
                     encoder_params=_encoder_params(args.encoder_param), delays=not args.no_delays,
                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    ann_epochs=args.ann_epochs, limit=args.limit, device=args.device, corpus=corpus,
+                    ann_epochs=args.ann_epochs, reference=args.reference,
+                    reference_epochs=args.reference_epochs, limit=args.limit, device=args.device, corpus=corpus,
                     tail=args.tail, augment=Augment().to_json() if args.augment else {},
                     dropout=args.dropout, label_smoothing=args.label_smoothing, ema=args.ema,
                     weight_decay=args.weight_decay)
@@ -55,9 +56,12 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
     rates = " ".join(f"{r:.3f}" for r in s["firing_per_layer"])
     print(f"test clips {s['test_clips']}, {len(s['classes'])} classes")
     print(f"SNN accuracy  float {s['float_accuracy']:.3f}  quantized {s['quantized_accuracy']:.3f}")
-    print(f"ANN twin accuracy   {s['ann_accuracy']:.3f}")
+    print(f"ANN twin accuracy   fp32 {s['ann_accuracy']:.3f}  int8 {s['ann_int8_accuracy']:.3f}")
+    if "reference_accuracy" in s:
+        print(f"DS-CNN accuracy     fp32 {s['reference_accuracy']:.3f}  int8 {s['reference_int8_accuracy']:.3f}")
     print(f"firing (spikes per neuron per step): mean {s['firing_mean']:.4f}; per layer {rates}")
-    print(f"training time {s['train_seconds']:.0f} s (SNN) + {s['ann_seconds']:.0f} s (ANN)")
+    print(f"training time {s['train_seconds']:.0f} s (SNN) + {s['ann_seconds']:.0f} s (ANN twin)"
+          + (f" + {s['reference_seconds']:.0f} s (DS-CNN)" if "reference_seconds" in s else ""))
     print(f"run folder: {args.out}  (next: spikeport export {args.out})")
     return 0
 
@@ -106,7 +110,12 @@ def register(sub) -> None:
     s.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
     s.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
     s.add_argument("--lr", type=float, default=d.lr, help=f"Adam(W) learning rate, cosine-annealed (default {d.lr:g})")
-    s.add_argument("--ann-epochs", type=int, default=d.ann_epochs, help=f"default {d.ann_epochs}")
+    s.add_argument("--ann-epochs", type=int, default=d.ann_epochs, help=f"ANN twin epochs (default {d.ann_epochs})")
+    s.add_argument("--reference", choices=["dscnn", "none"], default=d.reference,
+                   help="reference ANN over the whole spectrogram, trained on the same features and splits: "
+                        f"dscnn (DS-CNN-S, Zhang et al. 2017) or none (default {d.reference})")
+    s.add_argument("--reference-epochs", type=int, default=d.reference_epochs,
+                   help=f"reference ANN epochs (default {d.reference_epochs})")
     s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")
     s.add_argument("--corpus-clips", type=int, default=None,
                    help="embedded corpus: clips per command word")

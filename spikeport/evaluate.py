@@ -78,6 +78,7 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
     per-class accuracy, confusion matrix ``(classes, classes)`` (rows: truth),
     activity counts (``spikeport-activity/1``) and their mean per inference.
     """
+    from spikeport.hw.neurobench import snn_metrics
     from spikeport.sim import simulate
     from spikeport.sim.activity import activity_json
 
@@ -104,12 +105,13 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
     confusion = np.zeros((k, k), np.int64)
     np.add.at(confusion, (labels, pred), 1)
     counts = activity_json(activity, str(net_path), backend)
+    accuracy = float((pred == labels).mean())
     per_inf = {name: float(sum(sum(l[name]["per_sample"]) for l in counts["layers"]) / len(x))
                for name in ("spikes", "synops", "neuron_updates")}
     return {
         "network": str(net_path), "data": str(data_dir), "split": split, "clips": int(len(x)),
         "backend": backend, "timesteps": int(x.shape[-1]), "classes": classes,
-        "accuracy": float((pred == labels).mean()),
+        "accuracy": accuracy, "neurobench": snn_metrics(net_path, counts, accuracy),
         "per_class_accuracy": {c: float(confusion[i, i] / max(confusion[i].sum(), 1)) for i, c in enumerate(classes)},
         "confusion": confusion.tolist(), "per_inference": per_inf, "activity": counts,
         "predictions": pred.tolist(), "labels": labels.tolist(),

@@ -101,7 +101,8 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
             "activity_counts_equal": fast_counts == lava_counts}
 
 
-def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs: int = 8,
+def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs: int = 8, reference: str = "dscnn",
+             reference_epochs: int = 8,
              corpus: dict | None = None, lava_clips: int = 5, limit: int | None = None, seed: int = 0,
              force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
     """Run (or bring up to date) the whole pipeline into ``out``; returns the summary
@@ -123,7 +124,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
 
     stages.run("corpus", {"corpus": corpus, "seed": seed}, [], [root / MANIFEST],
                lambda: build_corpus(root, seed=seed, progress=progress, **corpus))
-    cfg = KwsConfig(epochs=epochs, ann_epochs=ann_epochs, corpus=corpus, seed=seed, limit=limit)
+    cfg = KwsConfig(epochs=epochs, ann_epochs=ann_epochs, reference=reference, reference_epochs=reference_epochs,
+                    corpus=corpus, seed=seed, limit=limit)
 
     def train():
         resume = (out / "checkpoint.pt").is_file() and (out / "config.json").is_file()
@@ -135,7 +137,8 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
                 resume = False
         train_kws(cfg, out, resume=resume, cache_dir=cache, progress=progress)
 
-    stages.run("train", cfg.to_json(), [], [out / "model.pt", out / "ann.json", out / "summary.json"], train)
+    anns = [out / "ann.json"] + ([out / "reference_ann.json"] if cfg.reference != "none" else [])
+    stages.run("train", cfg.to_json(), [], [out / "model.pt", *anns, out / "summary.json"], train)
     net_path = out / "model.net"
     stages.run("export", {}, [out / "model.pt"], [net_path], lambda: export_run(out, net_path))
     meta = network_metadata(net_path)
@@ -161,17 +164,18 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
     ver = json.loads((out / "verify.json").read_text())
 
     def report():
-        x, _, _ = dataset_inputs(meta, root, "test", limit=1, cache_dir=cache / "features", progress=False)
+        from spikeport.hw.ann_description import load_anns
         from spikeport.sim import simulate
 
+        x, _, _ = dataset_inputs(meta, root, "test", limit=1, cache_dir=cache / "features", progress=False)
         one = simulate(net_path, x[:1], backend="fast", record="all")
-        accuracy = {"float": summary_t["float_accuracy"], "quantized": ev["accuracy"],
-                    "lava": ver["lava_accuracy"], "ann": summary_t["ann_accuracy"]}
-        ann = json.loads((out / "ann.json").read_text())
-        write_report(out / "report", net_path, ev["activity"], profile, ann=ann, accuracy=accuracy,
+        check = {"clips": ver["clips"], "spikes_compared": ver["compared"]["lava_vs_fast"],
+                 "mismatched": ver["mismatched"]["lava_vs_fast"]}
+        write_report(out / "report", net_path, ev["activity"], profile, anns=load_anns([str(out)]),
+                     accuracy={"snn": ev["accuracy"], "split": "test", "clips": ev["clips"]}, check=check,
                      raster=[l[0] for l in one.layers], step_seconds=None)
 
-    stages.run("report", {"chip": "loihi2"}, [net_path, out / "eval.json", out / "verify.json", out / "ann.json"],
+    stages.run("report", {"chip": "loihi2"}, [net_path, out / "eval.json", out / "verify.json", *anns],
                [out / "report" / "report.html", out / "report" / "energy.json"], report)
 
     energy = json.loads((out / "report" / "energy.json").read_text())
@@ -181,11 +185,15 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
     s = {
         "float_accuracy": summary_t["float_accuracy"], "quantized_accuracy": ev["accuracy"],
         "test_clips": ev["clips"], "ann_accuracy": summary_t["ann_accuracy"],
+        "ann_int8_accuracy": summary_t.get("ann_int8_accuracy"),
+        "reference_accuracy": summary_t.get("reference_accuracy"),
+        "reference_int8_accuracy": summary_t.get("reference_int8_accuracy"),
         "lava_accuracy": ver["lava_accuracy"], "lava_clips": ver["clips"],
         "spikes_compared": ver["compared"], "spikes_mismatched": ver["mismatched"],
         "activity_counts_equal": ver["activity_counts_equal"],
         "firing_mean": summary_t["firing_mean"], "loihi2_cores": mapping["cores"], "fits": mapping["fits"],
-        "snn_pJ": head["snn_pJ"], "ann_pJ": head["ann_pJ"], "ratio": head["ratio"], "headline": head["text"],
+        "snn_pJ": head["snn_pJ"], "ratio": head["ratio"], "headline": head["text"],
+        "neurobench": energy["neurobench"]["table"],
         "report": str(out / "report" / "report.html"), "net": str(net_path), "bit_exact": mism == 0,
     }
     _write_json(out / "demo.json", s)

@@ -35,3 +35,40 @@ def digits_slice(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("slice")
     return run_digits_slice(out, epochs=3, lava_samples=16, seed=0, progress=False)
+
+
+# A small embedded corpus: enough clips for every split, fast to build.
+SMALL_CORPUS = {"clips_per_word": 12, "clips_per_unknown": 4}
+
+
+@pytest.fixture(scope="session")
+def kws_cache(tmp_path_factory) -> Path:
+    """A cache folder holding the small corpus (built once per session)."""
+    from spikeport.train.corpus import build_corpus
+
+    cache = tmp_path_factory.mktemp("kws-cache")
+    build_corpus(cache / "corpus", seed=0, progress=False, **SMALL_CORPUS)
+    return cache
+
+
+def _train_and_export(out: Path, cache: Path, **cfg) -> Path:
+    from spikeport.export import export_run
+    from spikeport.train.kws import KwsConfig, train_kws
+
+    train_kws(KwsConfig(corpus=SMALL_CORPUS, seed=0, **cfg), out, cache_dir=cache, progress=False)
+    export_run(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def conv_run(tmp_path_factory, kws_cache) -> Path:
+    """A trained conv SNN with axonal delays (2 epochs), its ANN twin and DS-CNN, exported."""
+    return _train_and_export(tmp_path_factory.mktemp("conv-run"), kws_cache, epochs=2, ann_epochs=2,
+                             reference_epochs=2)
+
+
+@pytest.fixture(scope="session")
+def dense_run(tmp_path_factory, kws_cache) -> Path:
+    """A trained dense SNN without delays (2 epochs) and its ANN twin, exported."""
+    return _train_and_export(tmp_path_factory.mktemp("dense-run"), kws_cache, model="dense", delays=False,
+                             epochs=2, ann_epochs=2, reference="none")

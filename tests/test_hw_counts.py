@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from spikeport.cli import main
-from spikeport.hw.activity import activity_from_spikes
-from spikeport.hw.energy import ann_energy, ann_layers, topology_ann
+from spikeport.hw.ann_description import ann_layers
+from spikeport.hw.ann_energy import ann_energy
+from spikeport.hw.comparison import topology_description
 from spikeport.hw.mapping import map_network
 from spikeport.hw.profiles import load_profile
 from spikeport.hw.topology import compute_layers, read_topology, weight_bits
@@ -90,26 +91,35 @@ def test_conv_and_dense_topology_equal_hand_counts(tmp_path, groups):
     np.testing.assert_array_equal(conv.fanout, hand_fanout.reshape(-1))
     assert dense.synapses == int((wd != 0).sum())
     assert dense.fan_in == int((wd != 0).sum(axis=1).max()) and dense.fan_out == int((wd != 0).sum(axis=0).max())
-    # MACs of the same topology as a dense ANN, counted by hand: every tap of every output, padding included
+    # dense MACs of the same topology as an ANN, counted by hand: every tap of every output that lands
+    # inside the input (padding taps are no MACs: NeuroBench's Dense)
     cout, oh, ow = out_shape
-    hand_conv_macs = sum(1 for _ in itertools.product(range(cout), range(oh), range(ow), range(in_shape[0] // groups),
-                                                      range(3), range(3)))
-    ann = ann_layers(topology_ann(map_network(tmp_path / "n.net", load_profile("loihi1")), steps=7))
+    hand_conv_macs = sum(
+        1 for oc, y, x, icl, ky, kx in itertools.product(range(cout), range(oh), range(ow),
+                                                         range(in_shape[0] // groups), range(3), range(3))
+        if 0 <= y * geo["stride"][0] - geo["padding"][0] + ky * geo["dilation"][0] < in_shape[1]
+        and 0 <= x * geo["stride"][1] - geo["padding"][1] + kx * geo["dilation"][1] < in_shape[2])
+    ann = ann_layers(topology_description(map_network(tmp_path / "n.net", load_profile("loihi1")), steps=7))
     assert [l["macs"] for l in ann] == [7 * hand_conv_macs, 7 * wd.size]
+    assert conv.connections == hand_conv_macs
 
 
 def test_synops_equal_hand_count_conv_then_dense(tmp_path):
-    """Synops from spike arrays (netx layout) against a per-synapse hand count."""
+    """Synops of the simulator's one counting function against a per-synapse hand count."""
+    from spikeport.sim import count_chunk, layer_facts, load_network
+    from spikeport.sim.fast import to_internal
+
     rng = np.random.default_rng(5)
     geo = {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2)}
     wconv, wd, in_shape, out_shape = _conv_net(tmp_path / "n.net", rng, **geo)
-    layers = compute_layers(read_topology(tmp_path / "n.net"))
+    facts = layer_facts(load_network(tmp_path / "n.net"))
     b, steps = 2, 6
     x_file = rng.random((b,) + in_shape + (steps,)) < 0.3            # (b, C, H, W, T)
     s1_file = rng.random((b,) + out_shape + (steps,)) < 0.25
     s2 = (rng.random((b, 5, steps)) < 0.5).astype(np.int32) * rng.integers(1, 4, (b, 5, steps))   # graded
     to_netx = lambda a: a.transpose(0, 3, 2, 1, 4)                  # (b, C, H, W, T) -> (b, W, H, C, T)
-    act = activity_from_spikes(layers, to_netx(x_file).astype(float), [to_netx(s1_file), s2], "n.net")
+    trains = [to_internal(to_netx(x_file)), to_internal(to_netx(s1_file)), to_internal(s2)]
+    spikes, synops, graded = count_chunk(facts, trains)
 
     pairs = list(_conv_pairs(wconv, in_shape, out_shape, groups=1, **geo))
     hand1 = np.zeros((b, steps), np.int64)
@@ -119,15 +129,12 @@ def test_synops_equal_hand_count_conv_then_dense(tmp_path):
     hand2 = np.zeros((b, steps), np.int64)
     for o, i in zip(*np.nonzero(wd)):
         hand2 += s1_flat[:, i, :]
-    l1, l2 = act["layers"]
-    assert l1["synops"]["per_sample"] == hand1.sum(axis=1).tolist()
-    assert l1["synops"]["per_step"] == hand1.sum(axis=0).tolist()
-    assert l2["synops"]["per_sample"] == hand2.sum(axis=1).tolist()
-    assert l1["spikes"]["per_sample"] == s1_file.reshape(b, -1).sum(axis=1).tolist()
-    assert l2["spikes"]["per_sample"] == (s2 != 0).reshape(b, -1).sum(axis=1).tolist()   # graded count once
-    assert l1["neuron_updates"]["per_sample"] == [int(np.prod(out_shape)) * steps] * b
-    assert l1["synapses"] == len(pairs) and act["samples"] == b and act["steps"] == steps
-    assert sum(hand1.reshape(-1)) > 0 and sum(hand2.reshape(-1)) > 0
+    np.testing.assert_array_equal(synops[0].T, hand1)
+    np.testing.assert_array_equal(synops[1].T, hand2)
+    assert spikes[0].sum(axis=0).tolist() == s1_file.reshape(b, -1).sum(axis=1).tolist()
+    assert spikes[1].sum(axis=0).tolist() == (s2 != 0).reshape(b, -1).sum(axis=1).tolist()   # graded count once
+    assert facts[0].synapses == len(pairs) and not graded.any()
+    assert hand1.sum() > 0 and hand2.sum() > 0
 
 
 def test_ntidigits_ground_truth_topology(netx_gts):
@@ -233,7 +240,7 @@ def test_ann_macs_equal_hand_counts():
         # 16 x 38 x 1 outputs x 3 inputs x 3 x 1 taps = 5472 MACs per frame
         {"name": "conv1", "kind": "conv", "in_shape": [3, 40, 1], "out_shape": [16, 38, 1], "kernel": [3, 1],
          "stride": [1, 1], "padding": [0, 0], "dilation": [1, 1], "groups": 1, "bias": True, "per_frame": True},
-        # depthwise-ish: groups 4: 16 x 19 x 1 x (16 / 4) x 3 x 1 = 3648 per frame
+        # groups 4: 16 outputs x (16 / 4) inputs x (2 + 18 x 3) taps inside (padding excluded) = 3584 per frame
         {"name": "conv2", "kind": "conv", "in_shape": [16, 38, 1], "out_shape": [16, 19, 1], "kernel": [3, 1],
          "stride": [2, 1], "padding": [1, 0], "dilation": [1, 1], "groups": 4, "bias": True, "per_frame": True},
         {"name": "fc1", "kind": "dense", "in_features": 304, "out_features": 64, "bias": True, "per_frame": True},
@@ -241,7 +248,7 @@ def test_ann_macs_equal_hand_counts():
          "per_frame": False},
     ]}
     layers = ann_layers(ann)
-    assert [l["macs"] for l in layers] == [54720, 36480, 194560, 768]
+    assert [l["macs"] for l in layers] == [54720, 35840, 194560, 768]
     assert [l["weights"] for l in layers] == [144, 192, 19456, 768]
-    res = ann_energy(ann)
-    assert res["macs"] == 54720 + 36480 + 194560 + 768
+    res = ann_energy(ann, "t")
+    assert res["macs"] == 54720 + 35840 + 194560 + 768

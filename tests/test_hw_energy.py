@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from spikeport.errors import SpikeportError
-from spikeport.hw.energy import ann_energy, headline, latency, ops_proxy, snn_energy
+from spikeport.hw.ann_energy import ann_energy, view
+from spikeport.hw.comparison import headline
+from spikeport.hw.energy import latency, ops_proxy, snn_energy
 from spikeport.hw.mapping import map_network
 from spikeport.hw.profiles import ENERGY_FIELDS, LIMIT_FIELDS, TIME_FIELDS, load_profile, profile_from_dict
 
@@ -115,8 +117,8 @@ def test_no_energy_figures_gives_unknown_not_zero():
     assert e["per_inference_pJ"] is None
     assert {"synaptic operations (energy unknown)", "neuron updates (energy unknown)"} <= set(e["excluded"])
     ann = ann_energy({"format": "spikeport-ann/1", "frames": 1,
-                      "layers": [{"name": "fc", "kind": "dense", "in_features": 2, "out_features": 2}]})
-    h = headline(e, ann, "ANN twin")
+                      "layers": [{"name": "fc", "kind": "dense", "in_features": 2, "out_features": 2}]}, "ANN twin")
+    h = headline(e, [ann], 0.9)
     assert h["ratio"] is None and "unknown" in h["text"]
 
 
@@ -142,38 +144,64 @@ def test_ops_proxy_and_latency_bound(tmp_path):
 
 
 def test_ann_energy_equals_hand_computation():
-    ann = {"format": "spikeport-ann/1", "frames": 10, "layers": [
+    measured = {"clips": 4, "accuracy": 0.9, "effective_macs": [100.0, 5.0], "effective_acs": [0.0, 0.0],
+                "dense": [300.0, 15.0], "zero_weights": [0, 0], "activations_nonzero": 1.0, "activations_total": 2.0}
+    ann = {"format": "spikeport-ann/1", "frames": 10, "measured": {"int8": measured}, "layers": [
         {"name": "fc1", "kind": "dense", "in_features": 6, "out_features": 5, "per_frame": True},
         {"name": "fc2", "kind": "dense", "in_features": 5, "out_features": 3, "per_frame": False}]}
-    r = ann_energy(ann)
-    t = r["total_pJ"]
-    assert t["int8"]["arithmetic"]["low"] == pytest.approx(315 * 0.23)
-    assert t["int8"]["arithmetic"]["high"] == pytest.approx(315 * 0.3)
-    assert t["fp32"]["arithmetic"]["low"] == t["fp32"]["arithmetic"]["high"] == pytest.approx(315 * 4.6)
+    r = ann_energy(ann, "t")
+    assert view(r, "int8", "dense", "arithmetic")["pJ"] == pytest.approx({"low": 315 * 0.23, "high": 315 * 0.3})
+    fp = view(r, "fp32", "dense", "arithmetic")["pJ"]
+    assert fp["low"] == fp["high"] == pytest.approx(315 * 4.6)
+    assert view(r, "fp32", "effective", "arithmetic") is None and r["not_measured"] == ["fp32, effective MACs (not measured)"]
     byte8k = 10 / 8                                          # 8 KB SRAM: 10 pJ per 64-bit read
     fc1, fc2 = r["layers"]
-    # full reuse: weights + inputs read and outputs written once per evaluation
-    assert fc1["energy_pJ"]["int8"]["sram"]["low"] == pytest.approx(300 * 0.23 + 10 * (30 + 11) * byte8k)
-    assert fc2["energy_pJ"]["int8"]["sram"]["low"] == pytest.approx(15 * 0.23 + (15 + 8) * byte8k)
+    # weight stationary: each weight read once per inference; activations once per evaluation
+    assert fc1["energy_pJ"]["int8_dense"]["memory"]["low"] == pytest.approx(
+        300 * 0.23 + 30 * byte8k + 10 * (6 + 5) * byte8k)
+    assert fc2["energy_pJ"]["int8_dense"]["memory"]["low"] == pytest.approx(15 * 0.23 + 15 * byte8k + 8 * byte8k)
     # no reuse: a weight and an input read per MAC, outputs written once per evaluation
-    assert fc1["energy_pJ"]["int8"]["sram"]["high"] == pytest.approx(300 * 0.3 + (300 + 300 + 10 * 5) * byte8k)
-    assert fc1["energy_pJ"]["fp32"]["sram"]["low"] == pytest.approx(300 * 4.6 + 10 * (30 + 11) * 4 * byte8k)
-    # weights from DRAM once per evaluation (1.3-2.6 nJ per 64 bits)
-    assert fc1["energy_pJ"]["int8"]["dram_weights"]["low"] == pytest.approx(
-        300 * 0.23 + 10 * 30 * 1300 / 8 + 10 * 11 * byte8k)
-    assert fc1["energy_pJ"]["int8"]["dram_weights"]["high"] == pytest.approx(
-        300 * 0.3 + 10 * 30 * 2600 / 8 + (300 + 50) * byte8k)
+    assert fc1["energy_pJ"]["int8_dense"]["memory"]["high"] == pytest.approx(
+        300 * 0.3 + 300 * byte8k + (300 + 10 * 5) * byte8k)
+    assert fc1["energy_pJ"]["fp32_dense"]["memory"]["low"] == pytest.approx(
+        300 * 4.6 + 30 * 4 * byte8k + 10 * (6 + 5) * 4 * byte8k)
+    # zero-skipping: the measured effective MACs replace the dense ones
+    assert fc1["energy_pJ"]["int8_effective"]["memory"]["low"] == pytest.approx(
+        100 * 0.23 + 30 * byte8k + 10 * 11 * byte8k)
+    assert fc1["energy_pJ"]["int8_effective"]["memory"]["high"] == pytest.approx(
+        100 * 0.3 + 100 * byte8k + (100 + 10 * 5) * byte8k)
+    assert view(r, "int8", "effective", "arithmetic")["ops"] == 105
+    assert r["accuracy"] == {"fp32": None, "int8": 0.9}
+
+
+def test_ann_conv_macs_exclude_padding_and_pool_adds():
+    ann = {"format": "spikeport-ann/1", "frames": 1, "layers": [
+        {"name": "c", "kind": "conv", "in_shape": [2, 4, 4], "out_shape": [3, 4, 4], "kernel": [3, 3],
+         "padding": [1, 1], "bias": True, "per_frame": False},
+        {"name": "dw", "kind": "conv", "in_shape": [3, 4, 4], "out_shape": [3, 2, 2], "kernel": [3, 3],
+         "stride": [2, 2], "padding": [1, 1], "groups": 3, "per_frame": False},
+        {"name": "p", "kind": "pool", "in_shape": [3, 2, 2], "out_shape": [3, 1, 1], "kernel": [2, 2],
+         "per_frame": False}]}
+    from spikeport.hw.ann_description import ann_layers
+
+    c, dw, p = ann_layers(ann)
+    # per axis of 4 with a 3-tap kernel and padding 1: 2 + 3 + 3 + 2 = 10 taps land inside
+    assert c["macs"] == 3 * 2 * 10 * 10 and c["weights"] == 3 * 2 * 9 and c["biases"] == 3 and c["adds"] == 3 * 16
+    # stride 2: outputs at 0 and 2 read 2 and 3 taps per axis
+    assert dw["macs"] == 3 * 1 * 5 * 5 and dw["weights"] == 27
+    assert p["macs"] == 0 and p["adds"] == 3 * 4 and p["weights"] == 0
 
 
 def test_ann_memory_size_picks_the_array():
     ann = {"format": "spikeport-ann/1", "frames": 1, "layers": [
         {"name": "a", "kind": "dense", "in_features": 256, "out_features": 256},     # 64 KB int8: 1 MB array
         {"name": "b", "kind": "dense", "in_features": 600, "out_features": 600}]}    # 1.44 MB fp32: DRAM
-    a, b = ann_energy(ann)["layers"]
-    assert a["energy_pJ"]["int8"]["weight_memory"] == "sram_1mb"
-    assert a["energy_pJ"]["int8"]["sram"]["low"] == pytest.approx(65536 * 0.23 + 65536 * 100 / 8 + 512 * 10 / 8)
-    assert b["energy_pJ"]["int8"]["weight_memory"] == "sram_1mb"
-    assert b["energy_pJ"]["fp32"]["weight_memory"] == "dram"
+    a, b = ann_energy(ann, "t")["layers"]
+    assert a["energy_pJ"]["int8_dense"]["weight_memory"] == "sram_1mb"
+    assert a["energy_pJ"]["int8_dense"]["memory"]["low"] == pytest.approx(
+        65536 * 0.23 + 65536 * 100 / 8 + 512 * 10 / 8)
+    assert b["energy_pJ"]["int8_dense"]["weight_memory"] == "sram_1mb"
+    assert b["energy_pJ"]["fp32_dense"]["weight_memory"] == "dram"
 
 
 @pytest.mark.parametrize("mutate,message", [
@@ -203,10 +231,16 @@ def test_activity_must_match_the_network(tmp_path):
     ({"format": "x", "frames": 1, "layers": []}, "format is 'x'"),
     ({"format": "spikeport-ann/1", "frames": 0, "layers": []}, "'frames' must be a positive integer"),
     ({"format": "spikeport-ann/1", "frames": 2, "layers": [{"name": "c", "kind": "conv", "in_shape": [3, 4, 4],
-                                                          "out_shape": [2, 2, 2]}]}, "layer 'c': 'kernel'"),
+                                                          "out_shape": [2, 2, 2]}]}, "layer 'c': missing field 'kernel'"),
     ({"format": "spikeport-ann/1", "frames": 2, "layers": [{"name": "d", "kind": "dense", "in_features": -3,
-                                                          "out_features": 2}]}, "layer 'd': 'in_features'"),
+                                                          "out_features": 2}]}, "layer 'd': 'in_features' must be"),
+    ({"format": "spikeport-ann/1", "frames": 2, "layers": [{"name": "r", "kind": "rnn"}]},
+     "layer 'r': unknown layer kind 'rnn'"),
+    ({"format": "spikeport-ann/1", "frames": 2, "layers": [{"name": "k"}]}, "layer 'k': missing field 'kind'"),
+    ({"format": "spikeport-ann/1", "frames": 1, "layers": [{"name": "c", "kind": "conv", "in_shape": [3, 4, 4],
+                                                          "out_shape": [2, 3, 3], "kernel": [3, 3]}]},
+     r"layer 'c': a \[3, 3\] convolution .* gives \[2, 2\], not out_shape \[3, 3\]"),
 ])
 def test_bad_ann_description_fails_clearly(ann, message):
     with pytest.raises(SpikeportError, match=message):
-        ann_energy(ann)
+        ann_energy(ann, "t")

@@ -11,10 +11,9 @@ import pytest
 from matplotlib.image import imread
 
 from spikeport.cli import main
-from spikeport.hw.activity import activity_from_spikes
+from spikeport.hw.activity import count_activity
 from spikeport.hw.profiles import load_profile
 from spikeport.hw.report import lookup, write_report
-from spikeport.hw.topology import compute_layers, read_topology
 
 SPAN = re.compile(r'<span class="num" data-key="([^"]+)"(?: data-value="([^"]+)")?>([^<]*)</span>')
 SCALE = {"pJ": 1, "nJ": 1e3, "µJ": 1e6, "mJ": 1e9, "J": 1e12, "ns": 1, "µs": 1e3, "ms": 1e6, "s": 1e9}
@@ -40,18 +39,21 @@ def _net(path, sizes=(6, 5, 3), seed=0):
                 n.create_dataset(k, data=v)
 
 
-ANN = {"format": "spikeport-ann/1", "frames": 12, "input_shape": [6], "accuracy": {"test": 0.9},
+ANN = {"format": "spikeport-ann/1", "name": "small ANN", "frames": 12, "input_shape": [6],
        "layers": [{"name": "fc1", "kind": "dense", "in_features": 6, "out_features": 5, "bias": True, "per_frame": True},
                   {"name": "fc2", "kind": "dense", "in_features": 5, "out_features": 3, "bias": True,
-                   "per_frame": False}]}
+                   "per_frame": False}],
+       "measured": {"split": "test",
+                    **{p: {"clips": 10, "accuracy": acc, "effective_macs": [300.0, 12.0], "effective_acs": [0.0, 0.0],
+                           "dense": [360.0, 15.0], "zero_weights": [z, 0], "activations_nonzero": 40.0,
+                           "activations_total": 60.0} for p, acc, z in (("fp32", 0.93, 0), ("int8", 0.92, 2))}}}
 
 
 def _activity(net, samples=4, steps=12, seed=1):
+    """Activity counted by the fast simulator on random input spikes, and a raster."""
     rng = np.random.default_rng(seed)
-    layers = compute_layers(read_topology(net))
-    x = (rng.random((samples, 6, steps)) < 0.4).astype(float)
-    spikes = [rng.random((samples, l.neurons, steps)) < 0.3 for l in layers]
-    return activity_from_spikes(layers, x, spikes, str(net)), [s[0] for s in spikes]
+    x = (rng.random((samples, 6, steps)) < 0.4).astype(np.int32)
+    return count_activity(net, x, progress=False)
 
 
 def _parse(text: str) -> float:
@@ -80,8 +82,9 @@ def test_report_files_images_and_numbers(tmp_path):
     _net(tmp_path / "n.net")
     act, raster = _activity(tmp_path / "n.net")
     out = tmp_path / "report"
-    doc = write_report(out, tmp_path / "n.net", act, load_profile("loihi1"), ann=ANN,
-                       accuracy={"float": 0.93, "quantized": 0.92, "lava": 0.91}, raster=raster)
+    doc = write_report(out, tmp_path / "n.net", act, load_profile("loihi1"), anns=[("small ANN", ANN)],
+                       accuracy={"snn": 0.925, "split": "test", "clips": 4}, raster=raster,
+                       check={"clips": 2, "spikes_compared": 100, "mismatched": 0})
     for name in ("energy.json", "report.md", "report.html", "energy_per_layer.png", "firing_rate.png",
                  "raster.png", "accuracy_energy.png"):
         assert (out / name).is_file(), name
@@ -97,23 +100,30 @@ def test_report_files_images_and_numbers(tmp_path):
     assert n > 60
     keys = {k for k, _, _ in SPAN.findall(html)}
     assert {"headline.ratio.low", "headline.ratio.high", "snn.per_inference_pJ.low.mean",
-            "ops_proxy.ops_per_inference.mean", "mapping.cores"} <= keys
+            "ops_proxy.ops_per_inference.mean", "mapping.cores", "neurobench.table.0.ParameterCount",
+            "check.mismatched", "accuracy.snn"} <= keys
     # self-contained: every image embedded, nothing fetched from elsewhere
     assert html.count('src="data:image/png;base64,') == 4
     assert not re.search(r'(src|href)="(?!data:)', html)
-    # the headline is the int8 SRAM ANN twin against the chip's range
+    # headline: both precisions of the ANN are within 1 point of the SNN's 0.925; the cheaper one (int8) wins
     h = saved["headline"]
+    assert h["match"]["precision"] == "int8" and h["match"]["accuracy"] == 0.92
     s = saved["snn"]["per_inference_pJ"]
-    e = saved["ann_twin"]["total_pJ"]["int8"]["sram"]
+    e = next(v for v in saved["anns"][0]["views"] if (v["precision"], v["macs"], v["accounting"])
+             == ("int8", "dense", "memory"))["pJ"]
     assert h["ratio"]["low"] == pytest.approx(e["low"] / s["high"]["mean"])
     assert h["ratio"]["high"] == pytest.approx(e["high"] / s["low"]["mean"])
-    assert "ANN twin" in h["text"]
+    assert "small ANN int8" in h["text"] and "within 1 point" in h["text"]
     md = (out / "report.md").read_text()
     assert "](energy_per_layer.png)" in md and h["text"] in md
-    # every source quoted
-    assert "Davies et al." in html and "Horowitz" in html and "Timcheck et al." in html
+    # every source quoted, the hardware anchors labelled as other networks
+    assert "Davies et al." in html and "Horowitz" in html and "Timcheck et al." in html and "Blouw" in html
+    assert "network (not this one)" in html and "Yik et al." in html
     names = [p["name"] for p in saved["accuracy_points"]]
-    assert names[0].startswith("SNN on loihi1 (lava accuracy)") and "ANN twin int8 (SRAM)" in names
+    assert names == ["SNN on loihi1", "small ANN fp32", "small ANN int8"]
+    assert saved["accuracy_points"][0]["accuracy"] == 0.925
+    systems = [r["system"] for r in saved["neurobench"]["table"]]
+    assert systems == ["SNN", "small ANN fp32", "small ANN int8"]
 
 
 def test_report_without_accuracy_or_raster_skips_those_plots(tmp_path):
@@ -124,8 +134,8 @@ def test_report_without_accuracy_or_raster_skips_those_plots(tmp_path):
     assert doc["plots"]["accuracy_energy"] is None and doc["plots"]["raster"] is None
     assert not (out / "accuracy_energy.png").exists() and not (out / "raster.png").exists()
     html = (out / "report.html").read_text()
-    assert "no accuracy known: plot skipped" in html and "no spike raster given" in html
-    assert doc["ann_twin"] is None and "SNN topology as dense ANN" in doc["headline"]["text"]
+    assert "plot skipped" in html and "no spike raster given" in html
+    assert doc["anns"] == [] and "the SNN's accuracy is unknown" in doc["headline"]["text"]
     assert doc["snn"]["stand_in"] and "stand-in" in html
     _check_html_numbers(html, json.loads((out / "energy.json").read_text()))
 
@@ -152,7 +162,7 @@ def test_cli_report_from_activity_json(tmp_path, capsys):
     assert main(["report", str(tmp_path / "n.net"), "--activity", str(tmp_path / "act.json"), "--ann",
                  str(tmp_path / "ann"), "--chip", "loihi1", "-o", str(out)]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["fits"] and line["headline"].startswith("ANN/SNN energy per inference")
+    assert line["fits"] and "the SNN's accuracy is unknown" in line["headline"]
     assert (out / "report.html").is_file() and (out / "energy.json").is_file()
 
 
@@ -189,8 +199,10 @@ def test_cli_report_from_input_counts_the_simulated_spikes(tmp_path, capsys):
     (["--input", "MISSING.npy"], "MISSING.npy: cannot read as a .npy array"),
     (["--activity", "BAD.json"], "BAD.json: not valid JSON"),
     (["--activity", "WRONG.json"], "has 4 neurons, network layer layer1 has 5"),
-    (["--input", "SHAPE.npy"], "SHAPE.npy: shape (7, 12) is neither"),
+    (["--input", "SHAPE.npy"], "SHAPE.npy: shape (7, 12) does not fit the input"),
     (["--activity", "GOOD.json", "--ann", "BADANN.json"], "format is None, expected 'spikeport-ann/1'"),
+    (["--activity", "GOOD.json", "--ann", "KINDANN.json"], "KINDANN.json: layer 'x': unknown layer kind 'lstm'"),
+    (["--activity", "GOOD.json", "--ann", "FIELDANN.json"], "FIELDANN.json: layer 'fc': missing field 'out_features'"),
 ])
 def test_cli_report_errors_are_one_line(tmp_path, capsys, args, message):
     _net(tmp_path / "n.net")
@@ -200,6 +212,10 @@ def test_cli_report_errors_are_one_line(tmp_path, capsys, args, message):
     act["layers"][0]["neurons"] = 4
     (tmp_path / "WRONG.json").write_text(json.dumps(act))
     (tmp_path / "BADANN.json").write_text(json.dumps({"frames": 1}))
+    (tmp_path / "KINDANN.json").write_text(json.dumps({"format": "spikeport-ann/1", "frames": 1,
+                                                       "layers": [{"name": "x", "kind": "lstm"}]}))
+    (tmp_path / "FIELDANN.json").write_text(json.dumps({"format": "spikeport-ann/1", "frames": 1, "layers": [
+        {"name": "fc", "kind": "dense", "in_features": 3}]}))
     np.save(tmp_path / "SHAPE.npy", np.zeros((7, 12)))
     args = [str(tmp_path / a) if a.endswith((".json", ".npy")) else a for a in args]
     out = tmp_path / "out"

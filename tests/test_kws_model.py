@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from spikeport.export import from_netx_layer, to_netx_input, write_netx
+from spikeport.train.ann_measure import describe
 from spikeport.train.kws import build_snn, spike_penalty
 from spikeport.train.models import AnnTwin, SpikingNet, kws_spec, layer_shapes
 
@@ -62,9 +63,9 @@ def test_layer_shapes_and_ann_description():
     spec = kws_spec("conv")
     shapes = layer_shapes(spec)
     assert shapes == [(3, 40, 1), (32, 40, 1), (64, 20, 1), (64, 10, 1), (640,), (256,), (12,)]
-    desc = AnnTwin(spec).description(frames=101)
+    desc = describe(AnnTwin(spec).net, (3, 40, 1), frames=101, per_frame=True, name="twin")
     assert desc["format"] == "spikeport-ann/1" and desc["frames"] == 101
-    kinds = [(l["kind"], l.get("out_shape", l.get("out_features"))) for l in desc["layers"]]
+    kinds = [(l["kind"], l.get("out_shape", l.get("out_features"))) for l in desc["layers"] if l["kind"] != "flatten"]
     assert kinds == [("conv", [32, 40, 1]), ("conv", [64, 20, 1]), ("conv", [64, 10, 1]),
                      ("dense", 256), ("dense", 12)]
     x = torch.randn(2, 3, 40, 1, 7)
@@ -137,7 +138,8 @@ def test_pool_spec_checks_and_ann_twin():
     spec = _pool_spec(True)
     ann = AnnTwin(spec)
     assert ann(torch.randn(2, 2, 8, 4, 5)).shape == (2, 3)
-    pools = [l for l in ann.description(frames=5)["layers"] if l["kind"] == "pool"]
+    pools = [l for l in describe(ann.net, (2, 8, 4), frames=5, per_frame=True, name="t")["layers"]
+             if l["kind"] == "pool"]
     assert [p["out_shape"] for p in pools] == [[4, 4, 2], [6, 2, 2]]
 
 

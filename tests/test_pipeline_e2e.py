@@ -21,13 +21,15 @@ def demo(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo")
     cache = tmp_path_factory.mktemp("cache")
-    s = run_demo(out, epochs=1, ann_epochs=1, corpus=CORPUS, lava_clips=2, progress=False, cache_dir=cache)
+    s = run_demo(out, epochs=1, ann_epochs=1, reference_epochs=1, corpus=CORPUS, lava_clips=2, progress=False,
+                 cache_dir=cache)
     return out, cache, s
 
 
 def test_demo_artifacts(demo):
     out, cache, s = demo
-    for name in ("model.pt", "model.net", "ann.pt", "ann.json", "metrics.json", "summary.json", "verify.json",
+    for name in ("model.pt", "model.net", "ann.pt", "ann.json", "reference_ann.pt", "reference_ann.json",
+                 "metrics.json", "summary.json", "verify.json",
                  "eval.json", "mapping.json", "demo.json", "report/report.html", "report/report.md",
                  "report/energy.json"):
         assert (out / name).is_file(), name
@@ -43,7 +45,11 @@ def test_demo_artifacts(demo):
     assert np.array(ev["confusion"]).sum() == ev["clips"]
     assert ev["activity"]["format"] == "spikeport-activity/1" and ev["activity"]["samples"] == ev["clips"]
     energy = json.loads((out / "report" / "energy.json").read_text())
-    assert energy["headline"]["ratio"]["low"] > 0
+    assert energy["accuracy"]["snn"] == ev["accuracy"] and energy["check"]["mismatched"] == 0
+    assert [p["name"] for p in energy["accuracy_points"]][0] == "SNN on loihi2"
+    assert {r["system"] for r in energy["neurobench"]["table"]} == {
+        "SNN", "ANN twin fp32", "ANN twin int8", "DS-CNN-S (Zhang et al. 2017) fp32", "DS-CNN-S (Zhang et al. 2017) int8"}
+    assert ev["neurobench"]["ClassificationAccuracy"] == ev["accuracy"]
     for png in (out / "report").glob("*.png"):
         assert mpimg.imread(png).size > 0
     assert s["bit_exact"] and s["fits"] and s["loihi2_cores"] > 0
@@ -56,7 +62,8 @@ def test_demo_rerun_skips_every_stage(demo, capsys):
 
     out, cache, s = demo
     before = (out / "model.net").stat().st_mtime_ns
-    s2 = run_demo(out, epochs=1, ann_epochs=1, corpus=CORPUS, lava_clips=2, progress=False, cache_dir=cache)
+    s2 = run_demo(out, epochs=1, ann_epochs=1, reference_epochs=1, corpus=CORPUS, lava_clips=2, progress=False,
+                  cache_dir=cache)
     printed = capsys.readouterr().out
     assert printed.count("up to date, skipped") == 7, printed
     assert (out / "model.net").stat().st_mtime_ns == before
@@ -76,10 +83,11 @@ def test_stages_rerun_alone_from_the_cli(demo, tmp_path, capsys, monkeypatch):
     assert main(["eval", str(net), "--data", str(cache / "corpus"), "--json", str(res), "--quiet"]) == 0
     ev = json.loads(res.read_text())
     assert ev["accuracy"] == s["quantized_accuracy"]
-    assert main(["report", str(net), "--data", str(cache / "corpus"), "--ann", str(out / "ann.json"),
+    assert main(["report", str(net), "--data", str(cache / "corpus"), "--ann", str(out),
                  "--quiet", "-o", str(tmp_path / "rep")]) == 0
     energy = json.loads((tmp_path / "rep" / "energy.json").read_text())
-    assert energy["accuracy"]["quantized"] == s["quantized_accuracy"]
+    assert energy["accuracy"]["snn"] == s["quantized_accuracy"]
+    assert len(energy["anns"]) == 2 and energy["headline"]["snn_accuracy"] == s["quantized_accuracy"]
 
 
 def test_eval_needs_spikeport_metadata(netx_gts, tmp_path, capsys):

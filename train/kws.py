@@ -7,7 +7,9 @@ A run directory holds:
 * ``checkpoint.pt``     model, optimizer and metrics after the last finished epoch;
 * ``metrics.json``      one entry per epoch (loss, accuracies, firing rate per layer, seconds);
 * ``model.pt``          the final SNN: ``{"spec", "state_dict", "meta"}``;
-* ``ann.pt``, ``ann.json`` the ANN twin and its ``spikeport-ann/1`` description;
+* ``ann.pt``, ``ann.json`` the ANN twin and its ``spikeport-ann/1`` description with its
+  measured float and int8 figures (:mod:`spikeport.train.baselines`);
+* ``reference_ann.pt``, ``reference_ann.json`` the reference ANN (DS-CNN), likewise;
 * ``summary.json``      final accuracies (float, quantized, ANN) and firing.
 
 Exporting the run to netx is :func:`spikeport.export.export_run`.
@@ -33,7 +35,7 @@ from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 from spikeport.train import encoders
 from spikeport.train.augment import NO_AUGMENT, Augment, augment
-from spikeport.train.models import AnnTwin, SpikingNet, kws_spec
+from spikeport.train.models import SpikingNet, kws_spec
 
 log = logging.getLogger("spikeport.train")
 
@@ -76,6 +78,8 @@ class KwsConfig:
     true_rate: float = 0.25             # "rate" loss: target output firing (spikes per step), true class
     false_rate: float = 0.02            # ... other classes
     ann_epochs: int = 8
+    reference: str = "dscnn"            # reference ANN over the whole spectrogram: "dscnn" or "none"
+    reference_epochs: int = 8
     seed: int = 0
     corpus: dict = field(default_factory=dict)   # build_corpus options for the embedded corpus
     features: dict = field(default_factory=dict)  # FeatureParams overrides (train/features.py)
@@ -488,50 +492,30 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     with atomic_path(out / "model.pt") as tmp:
         torch.save({"spec": net.spec, "state_dict": net.state_dict(), "meta": meta}, tmp)
 
-    ann, ann_metrics = train_ann(cfg, spec, data, progress=progress)
-    desc = ann.description(frames, accuracy={"test": ann_metrics["test_accuracy"]})
-    with atomic_path(out / "ann.pt") as tmp:
-        torch.save({"spec": spec, "state_dict": ann.state_dict()}, tmp)
-    _save_json(out / "ann.json", desc)
-
     summary = {
         "classes": classes, "test_clips": int(len(data["test"][0])),
         "float_accuracy": test_f["accuracy"], "quantized_accuracy": test_q["accuracy"],
-        "ann_accuracy": ann_metrics["test_accuracy"], "firing_mean": test_q["firing_mean"],
-        "firing_per_layer": test_q["firing_per_layer"],
-        "train_seconds": float(sum(h["seconds"] for h in history)),
-        "ann_seconds": ann_metrics["seconds"], "epochs": cfg.epochs,
+        "firing_mean": test_q["firing_mean"], "firing_per_layer": test_q["firing_per_layer"],
+        "train_seconds": float(sum(h["seconds"] for h in history)), "epochs": cfg.epochs,
     }
+    summary.update(train_baselines(cfg, spec, data, out, progress))
     _save_json(out / "summary.json", summary)
     return summary
 
 
-def train_ann(cfg: KwsConfig, spec: dict, data: dict, progress: bool = True) -> tuple[AnnTwin, dict]:
-    """Train the ANN twin of ``spec`` on the same features (the analog features,
-    whatever the SNN's encoder; cross-entropy on the time-averaged readout)."""
-    torch.manual_seed(cfg.seed)
-    ann_spec = dict(spec, input_shape=[data["train"][0].shape[1]] + list(spec["input_shape"][1:]))
-    if cfg.model == "dense":
-        ann_spec["input_shape"] = [int(np.prod(data["train"][0].shape[1:3]))]
-    ann = AnnTwin(ann_spec)
-    opt = torch.optim.Adam(ann.parameters(), lr=1e-3)
-    xtr, ytr = data["train"]
-    shape = (lambda f: torch.from_numpy(f).unsqueeze(3)) if cfg.model == "conv" else \
-        (lambda f: torch.from_numpy(f).reshape(len(f), -1, f.shape[-1]))
-    t0 = time.time()
-    bar = tqdm(range(cfg.ann_epochs), desc="ANN twin", disable=None if progress else True, unit="epoch")
-    for epoch in bar:
-        ann.train()
-        order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        for i in range(0, len(order), 64):
-            idx = order[i:i + 64].numpy()
-            loss = F.cross_entropy(ann(shape(xtr[idx])), torch.as_tensor(ytr[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
-    ann.eval()
-    xte, yte = data["test"]
-    with torch.no_grad():
-        pred = np.concatenate([ann(shape(xte[i:i + 256])).argmax(1).numpy() for i in range(0, len(xte), 256)])
-    return ann, {"test_accuracy": float((pred == yte).mean()), "seconds": time.time() - t0}
+def train_baselines(cfg: KwsConfig, spec: dict, data: dict, out: Path, progress: bool = True) -> dict:
+    """Train, quantize, measure and save the ANN twin (``ann.pt``/``ann.json``) and,
+    unless ``cfg.reference`` is ``"none"``, the reference ANN
+    (``reference_ann.pt``/``reference_ann.json``); returns their summary entries."""
+    from spikeport.train import baselines, reference_ann
+
+    ann, desc = baselines.twin_baseline(cfg.model, spec, data, cfg.ann_epochs, cfg.seed, progress)
+    baselines.save(out, "ann", {"spec": ann.spec, "state_dict": ann.state_dict()}, desc)
+    got = {"ann_accuracy": desc["accuracy"]["test"], "ann_int8_accuracy": desc["accuracy"]["test_int8"],
+           "ann_seconds": desc["training"]["seconds"]}
+    if cfg.reference != "none":
+        ref, rdesc = baselines.reference_baseline(data, cfg.reference_epochs, cfg.seed, progress)
+        baselines.save(out, "reference_ann", reference_ann.checkpoint(ref, data, cfg.reference), rdesc)
+        got.update(reference_accuracy=rdesc["accuracy"]["test"], reference_int8_accuracy=rdesc["accuracy"]["test_int8"],
+                   reference_seconds=rdesc["training"]["seconds"])
+    return got

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from spikeport.export.fixed_point import quantize_input, quantize_weight
+from spikeport.geometry import conv_out
 from spikeport.lava_compat import import_slayer
 from spikeport.train import slayer_cpu, slayer_cuda
 
@@ -60,11 +61,6 @@ def _identity_hook(w: torch.Tensor, descale: bool = False) -> torch.Tensor:
 
 def _pair(v) -> tuple[int, int]:
     return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
-
-
-def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
-    """Output length of a convolution along one axis (PyTorch's formula)."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
 def layer_shapes(spec: dict) -> list[tuple[int, ...]]:
@@ -309,32 +305,3 @@ class AnnTwin(torch.nn.Module):
         frames = x.movedim(-1, 1).reshape((b * t,) + tuple(x.shape[1:-1]))
         y = self.net(frames)
         return y.reshape(b, t, -1).mean(1)
-
-    def description(self, frames: int, accuracy: dict[str, float] | None = None) -> dict[str, Any]:
-        """The ``spikeport-ann/1`` description the hw stage counts MACs from.
-
-        Every layer runs once per frame (``frames`` frames per inference); the mean
-        over time after the last layer is ``frames * classes`` additions, not MACs.
-        """
-        shapes = layer_shapes(self.spec)
-        layers = []
-        for i, (layer, sin, sout) in enumerate(zip(self.spec["layers"], shapes[:-1], shapes[1:])):
-            name = f"{layer['kind']}{i}"
-            if layer["kind"] == "conv":
-                layers.append({
-                    "name": name, "kind": "conv", "in_shape": list(sin), "out_shape": list(sout),
-                    "kernel": list(_pair(layer.get("kernel", 3))), "stride": list(_pair(layer.get("stride", 1))),
-                    "padding": list(_pair(layer.get("padding", 0))),
-                    "dilation": list(_pair(layer.get("dilation", 1))), "groups": 1, "bias": True,
-                    "per_frame": True})
-            elif layer["kind"] == "pool":  # averages: additions, no MACs (hw counts it so)
-                layers.append({"name": name, "kind": "pool", "in_shape": list(sin), "out_shape": list(sout),
-                               "kernel": list(_pair(layer.get("kernel", 2))), "per_frame": True})
-            elif layer["kind"] == "dense":
-                layers.append({"name": name, "kind": "dense", "in_features": sin[0], "out_features": sout[0],
-                               "bias": True, "per_frame": True})
-        desc = {"format": "spikeport-ann/1", "frames": int(frames),
-                "input_shape": list(self.spec["input_shape"]), "layers": layers}
-        if accuracy:
-            desc["accuracy"] = dict(accuracy)
-        return desc
