@@ -4,6 +4,13 @@ Usage::
 
     .venv/bin/python bench/sim_speed.py                       # ntidigits, KWS-shaped (+ the trained runs/demo/model.net if present)
     .venv/bin/python bench/sim_speed.py --net NET --input X.npy [--steps T] [--batch 64]
+    .venv/bin/python bench/sim_speed.py --whole-only          # only the whole-command rows
+
+Whole commands (what a user waits for): ``spikeport sim NET --input X.npy --backend
+fast|lava -o Y.npy`` from process start to output file, one sample, with the peak
+memory of the command's whole process tree (Lava's workers included), on ntidigits
+(300 steps), a 200-256-200 CUBA network (2000 steps) and the demo's keyword spotter
+(one test clip); the two outputs must be identical.
 
 ``X.npy``: ``(inputs..., T)`` or ``(batch, inputs..., T)`` as ``spikeport sim`` takes it.
 
@@ -18,12 +25,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import time
 from importlib.metadata import distribution
 from pathlib import Path
 
 import numpy as np
 
+from spikeport.fixed_point import _cuba_kernel
 from spikeport.sim import load_network, run_lava, simulate
 from spikeport.sim.synthetic import write_network
 
@@ -52,7 +63,7 @@ def bench(name: str, path, xs: np.ndarray, batch: int, repeat: int, lava_margina
         marginal = (t_lava - (time.perf_counter() - t)) / (steps - short)
     t_load, net = _best(lambda: load_network(path, **netx_options), repeat)
     t = time.perf_counter()
-    simulate(net, x0[..., :2])          # numba compiles (or loads its cache) once per process
+    _cuba_kernel()                      # in-process figures run numba's kernel: compiled (or loaded) once
     t_jit = time.perf_counter() - t
     t_one, one = _best(lambda: simulate(net, x0).output[0], repeat)
     reps = int(np.ceil(batch / len(xs)))
@@ -102,6 +113,83 @@ def _kws_shaped(path: Path, steps: int, n: int, seed: int = 0) -> np.ndarray:
     return rng.integers(-100, 250, (n, 1, 40, 3, steps))
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of process ``pid`` and all its descendants (from /proc)."""
+    parents, rss = {}, {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                parents[int(d)] = int(fields[1])
+                rss[int(d)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, grew = {pid}, True
+    while grew:
+        new = {p for p, pp in parents.items() if pp in tree} - tree
+        grew = bool(new)
+        tree |= new
+    return sum(rss.get(p, 0) for p in tree)
+
+
+def whole_command(args: list[str]) -> tuple[float, float]:
+    """Wall seconds of ``spikeport ARGS`` from process start to exit, and the peak
+    resident memory (MB) of its process tree, sampled every 10 ms."""
+    exe = str(Path(sys.executable).with_name("spikeport"))
+    t = time.perf_counter()
+    proc = subprocess.Popen([exe, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid))
+        time.sleep(0.01)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"spikeport {' '.join(args)} failed: {proc.stderr.read().decode()[-400:]}")
+    return wall, peak / 2 ** 20
+
+
+def _cuba_200(path: Path, steps: int, seed: int = 0) -> np.ndarray:
+    """A 200-256-200 CUBA network (random integer weights) and one input of ``steps`` steps."""
+    rng = np.random.default_rng(seed)
+    cuba = {"type": "CUBA", "iDecay": 1024, "vDecay": 256, "vThMant": 40}
+    write_network(path, [{"type": "input", "shape": [200]},
+                         {"type": "dense", "weight": rng.integers(-30, 31, (256, 200)) * 2, "neuron": cuba},
+                         {"type": "dense", "weight": rng.integers(-30, 31, (200, 256)) * 2, "neuron": cuba}])
+    return (rng.random((200, steps)) < 0.05).astype(np.int8)
+
+
+def whole_rows(tmp: Path) -> list[dict]:
+    """Whole ``spikeport sim`` commands, fast vs Lava, one sample per network."""
+    cases = []
+    nti, xn = _ntidigits(300, 1)
+    cases.append(("ntidigits 64-256-256-242, axonal delays", nti, xn[0]))
+    cuba = tmp / "cuba_200_256_200.net"
+    cases.append(("200-256-200 CUBA", cuba, _cuba_200(cuba, 2000)))
+    demo = Path("runs/demo/model.net")
+    if demo.is_file():
+        from spikeport.evaluate import dataset_inputs, network_metadata
+        from spikeport.train.config import default_cache_dir
+
+        xd, _, _ = dataset_inputs(network_metadata(demo), default_cache_dir() / "corpus", "test", limit=1,
+                                  progress=False)
+        cases.append(("trained KWS net (runs/demo/model.net), one test clip", demo, xd[0]))
+    rows = []
+    for name, net, x in cases:
+        np.save(tmp / "x.npy", x)
+        got = {}
+        for backend in ("fast", "lava"):
+            out = tmp / f"y_{backend}.npy"
+            got[backend] = whole_command(["sim", str(net), "--input", str(tmp / "x.npy"), "--backend", backend,
+                                          "-o", str(out)])
+        same = bool(np.array_equal(np.load(tmp / "y_fast.npy"), np.load(tmp / "y_lava.npy")))
+        rows.append({"network": name, "steps": int(x.shape[-1]), "fast_command_s": got["fast"][0],
+                     "fast_peak_MB": got["fast"][1], "lava_command_s": got["lava"][0],
+                     "lava_peak_MB": got["lava"][1], "speedup_command": got["lava"][0] / got["fast"][0],
+                     "bit_exact": same})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=300)
@@ -114,8 +202,20 @@ def main() -> None:
                     help="also time a shorter Lava run: Lava's per-step cost without its start-up")
     ap.add_argument("--kws-steps", type=int, default=100, help="steps for the KWS-shaped network")
     ap.add_argument("--json", default=None, help="write the rows here")
+    ap.add_argument("--whole-only", action="store_true", help="only the whole-command rows")
     a = ap.parse_args()
     rows = []
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        whole = whole_rows(Path(tmp))
+    for r in whole:
+        print(f"whole command, {r['network']}: {r['steps']} steps | fast {r['fast_command_s']:.2f} s, peak "
+              f"{r['fast_peak_MB']:.0f} MB | Lava {r['lava_command_s']:.2f} s, peak {r['lava_peak_MB']:.0f} MB | "
+              f"x{r['speedup_command']:.1f} | bit-exact: {r['bit_exact']}")
+    if a.whole_only:
+        print(json.dumps(whole))
+        return
     if a.net:
         if not a.input:
             ap.error("--net needs --input")
@@ -129,8 +229,6 @@ def main() -> None:
         path, xs = _ntidigits(a.steps, a.batch)
         rows.append(bench("ntidigits 64-256-256-242, axonal delays", path, xs, a.batch, a.repeat, a.lava_marginal,
                           num_layers=5))
-        import tempfile
-
         with tempfile.TemporaryDirectory() as tmp:
             kws = Path(tmp) / "kws_shaped.net"
             xk = _kws_shaped(kws, a.kws_steps, a.batch)
@@ -139,7 +237,7 @@ def main() -> None:
         if demo.is_file():
             # the trained keyword spotter of `make demo`, on real test clips of the embedded corpus
             from spikeport.evaluate import dataset_inputs, network_metadata
-            from spikeport.train.kws import default_cache_dir
+            from spikeport.train.config import default_cache_dir
 
             xd, _, _ = dataset_inputs(network_metadata(demo), default_cache_dir() / "corpus", "test",
                                       limit=a.batch, progress=False)
@@ -155,9 +253,9 @@ def main() -> None:
                      f"x{r['speedup_marginal_one']:.0f} one, x{r['speedup_marginal_throughput']:.0f} batch")
         line += f" | numba compile/cache load {r['fast_jit_s']:.2f} s once | bit-exact: {r['bit_exact']}"
         print(line)
-    print(json.dumps(rows))
+    print(json.dumps({"whole_commands": whole, "in_process": rows}))
     if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1) + "\n")
+        Path(a.json).write_text(json.dumps({"whole_commands": whole, "in_process": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

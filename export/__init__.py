@@ -1,8 +1,8 @@
 """spikeport.export: quantize trained networks to Loihi fixed point and write netx HDF5."""
-from spikeport.export.fixed_point import input_current, quantize_input, quantize_weight, threshold_mantissa
+from spikeport.fixed_point import input_current, threshold_mantissa
 from spikeport.export.layout import from_netx_layer, to_netx_input
 from spikeport.export.netx_writer import read_metadata, write_netx
 from spikeport.export.run import export_run
 
-__all__ = ["quantize_weight", "quantize_input", "input_current", "threshold_mantissa", "write_netx",
+__all__ = ["input_current", "threshold_mantissa", "write_netx",
            "read_metadata", "export_run", "to_netx_input", "from_netx_layer"]

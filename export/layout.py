@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spikeport.export.fixed_point import input_current
+from spikeport.fixed_point import input_current
 
 
 def to_netx_input(x: np.ndarray, analog: bool) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikeport.errors import SpikeportError
-from spikeport.geometry import conv_connections
+from spikeport.geometry import conv_connections, conv_fan_in, conv_fan_out, conv_out
 from spikeport.sim.lowering import pool_as_conv
 
 COMPUTE_KINDS = ("input", "dense", "delay_dense", "conv")
@@ -190,8 +190,6 @@ def _pair(v) -> tuple[int, int]:
 
 
 def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
-    import torch
-
     w = np.asarray(group["weight"][()])
     w = w.reshape(w.shape[:4]).astype(np.int64)          # (out, in/groups, kH, kW)
     if len(in_shape) != 3:
@@ -199,25 +197,20 @@ def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
     stride, padding, dilation = (_pair(group[k][()]) if k in group else (1, 1) if k != "padding" else (0, 0)
                                  for k in ("stride", "padding", "dilation"))
     groups = int(_scalar(group["groups"])) if "groups" in group else 1
-    mask = torch.from_numpy((w != 0).astype(np.float64))
-    x = torch.ones((1,) + tuple(in_shape), dtype=torch.float64, requires_grad=True)
-    try:
-        fan_in = torch.nn.functional.conv2d(x, mask, stride=stride, padding=padding, dilation=dilation,
-                                            groups=groups)
-    except RuntimeError as e:
-        raise SpikeportError(f"{layer.name}: conv geometry does not fit its input {in_shape} "
-                             f"({str(e).splitlines()[0]})") from None
-    if tuple(fan_in.shape[1:]) != tuple(layer.shape):
-        raise SpikeportError(f"{layer.name}: conv of input {in_shape} gives {tuple(fan_in.shape[1:])}, "
-                             f"the file says {tuple(layer.shape)}")
-    fan_in.sum().backward()
+    if groups < 1 or in_shape[0] % groups or in_shape[0] // groups != w.shape[1] or w.shape[0] % groups:
+        raise SpikeportError(f"{layer.name}: conv weight {tuple(w.shape)} with groups {groups} does not fit "
+                             f"its input {in_shape}")
+    out = (w.shape[0],) + tuple(conv_out(in_shape[a + 1], w.shape[a + 2], stride[a], padding[a], dilation[a])
+                                for a in (0, 1))
+    if out != tuple(layer.shape):
+        raise SpikeportError(f"{layer.name}: conv of input {in_shape} gives {out}, the file says {tuple(layer.shape)}")
+    fan_in = conv_fan_in(w != 0, in_shape, stride, padding, dilation)
     out_c, _, kh, kw = w.shape
     layer.in_shape = tuple(int(s) for s in in_shape)
     layer.in_neurons = int(np.prod(in_shape))
-    fan_in = fan_in.detach()
-    layer.synapses = int(round(float(fan_in.sum())))
-    layer.fan_in = int(round(float(fan_in.max())))
-    layer.fanout = np.rint(x.grad[0].numpy()).astype(np.int64).reshape(-1)
+    layer.synapses = int(fan_in.sum())
+    layer.fan_in = int(fan_in.max(initial=0))
+    layer.fanout = conv_fan_out(w != 0, in_shape, stride, padding, dilation, groups).reshape(-1)
     layer.fan_out = int(layer.fanout.max(initial=0))
     layer.weights = int(w.size)
     layer.weight_positions = int(np.prod(layer.shape)) * (in_shape[0] // groups) * kh * kw

@@ -6,7 +6,8 @@
 it with batched integer arithmetic.
 """
 from spikeport.sim.activity import Activity, activity_json, count_chunk, layer_facts
-from spikeport.sim.fast import Network, load_network, run_fast, run_fast_batch
+from spikeport.sim.fast import load_network, run_fast, run_fast_batch
+from spikeport.sim.network import Network
 from spikeport.sim.lava_backend import run_lava
 from spikeport.sim.simulate import SimResult, check_input, simulate
 

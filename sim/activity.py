@@ -23,9 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from spikeport.sim.fast import Network, Synapse
+from spikeport.geometry import conv_fan_out
+from spikeport.sim.network import Network, Synapse
 
 FORMAT = "spikeport-activity/1"
 
@@ -33,8 +33,10 @@ FORMAT = "spikeport-activity/1"
 @dataclass
 class LayerFacts:
     """What the counts need to know of one layer. ``fanout``: nonzero weights each
-    source neuron drives, ``(n_source,)`` in the internal ``(c, y, x)`` order, or
-    None for a layer without synapse."""
+    source neuron drives (summed over a complex layer's real and imaginary synapses),
+    ``(n_source,)`` in the internal ``(c, y, x)`` order, or None for a layer without
+    synapse; ``rec_fanout``: nonzero recurrent weights each of the layer's own neurons
+    drives (``dense_rec``), or None."""
 
     index: int
     name: str
@@ -42,29 +44,31 @@ class LayerFacts:
     shape: tuple
     neurons: int
     fanout: np.ndarray | None
+    rec_fanout: np.ndarray | None = None
 
     @property
     def synapses(self) -> int:
-        return 0 if self.fanout is None else int(self.fanout.sum())
+        return sum(int(f.sum()) for f in (self.fanout, self.rec_fanout) if f is not None)
 
 
 def fanout(syn: Synapse) -> np.ndarray:
     """Fan-out of every source neuron of ``syn``, ``(n_in,)`` int64, internal order."""
     if syn.kind != "conv":
         return np.count_nonzero(syn.weight, axis=0).astype(np.int64)
-    # The fan-out map is the gradient of sum(conv(x, [w != 0])) with respect to x.
     x, y, c = syn.in_shape
-    mask = torch.tensor((syn.torch_kernel() != 0).astype(np.float64))
-    src = torch.ones((1, c, y, x), dtype=torch.float64, requires_grad=True)
-    torch.nn.functional.conv2d(src, mask, stride=syn.stride[::-1], padding=syn.padding[::-1],
-                               dilation=syn.dilation[::-1], groups=syn.groups).sum().backward()
-    return np.rint(src.grad[0].numpy()).astype(np.int64).reshape(-1)
+    return conv_fan_out(syn.torch_kernel() != 0, (c, y, x), syn.stride[::-1], syn.padding[::-1],
+                        syn.dilation[::-1], syn.groups).reshape(-1)
 
 
 def layer_facts(net: Network) -> list[LayerFacts]:
     """:class:`LayerFacts` of every layer of ``net``, in netx order."""
-    return [LayerFacts(l.index, l.name, l.kind, tuple(int(s) for s in l.neuron.shape), l.neuron.size,
-                       None if l.synapse is None else fanout(l.synapse)) for l in net.layers]
+    facts = []
+    for l in net.layers:
+        ff = None if l.synapse is None else sum(fanout(s) for s in (l.synapse, l.imag) if s is not None)
+        rec = None if l.recurrent is None else fanout(l.recurrent)
+        facts.append(LayerFacts(l.index, l.name, l.kind, tuple(int(s) for s in l.neuron.shape), l.neuron.size,
+                                ff, rec))
+    return facts
 
 
 def count_chunk(facts: list[LayerFacts], trains: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,10 +88,17 @@ def count_chunk(facts: list[LayerFacts], trains: list[np.ndarray]) -> tuple[np.n
         if f.fanout is not None:
             src = trains[i]
             graded[i] = src.dtype != np.bool_ and bool(np.any(np.abs(src) > 1))
-            src = src.reshape(len(f.fanout), steps * b) != 0
-            # float64 holds these sums exactly (each below 2**53)
-            synops[i] = np.rint(f.fanout.astype(np.float64) @ src).astype(np.int64).reshape(steps, b)
+            synops[i] = _synops(f.fanout, src, steps, b)
+        if f.rec_fanout is not None:
+            synops[i] += _synops(f.rec_fanout, trains[i + 1], steps, b)
     return spikes, synops, graded
+
+
+def _synops(fan: np.ndarray, events: np.ndarray, steps: int, b: int) -> np.ndarray:
+    """Events ``(n, T, batch)`` times each source's fan-out, per step and sample."""
+    src = events.reshape(len(fan), steps * b) != 0
+    # float64 holds these sums exactly (each below 2**53)
+    return np.rint(fan.astype(np.float64) @ src).astype(np.int64).reshape(steps, b)
 
 
 class Activity:
@@ -150,14 +161,15 @@ class Activity:
         return np.full(self.samples, self.facts[i].neurons * self.steps, np.int64)
 
 
-def membrane_changes(states: np.ndarray) -> np.ndarray:
-    """Membrane updates per step of one sample from its recorded states ``(T,
-    neurons)`` (each step's value after the step): every neuron at step 0, then the
-    neurons whose state differs from the step before. int64 ``(T,)``."""
-    states = np.asarray(states)
-    out = np.empty(len(states), np.int64)
-    out[0] = states.shape[1]
-    out[1:] = np.count_nonzero(states[1:] != states[:-1], axis=1)
+def membrane_changes(states: list[np.ndarray]) -> np.ndarray:
+    """Membrane updates per step of one sample from its recorded membrane variables,
+    each ``(T, neurons)`` (the value after each step; a resonate-and-fire neuron has
+    two): every neuron at step 0, then the neurons any of whose variables differs from
+    the step before. int64 ``(T,)``."""
+    st = np.stack([np.asarray(s) for s in states])               # (vars, T, n)
+    out = np.empty(st.shape[1], np.int64)
+    out[0] = st.shape[2]
+    out[1:] = np.count_nonzero((st[:, 1:] != st[:, :-1]).any(axis=0), axis=1)
     return out
 
 

@@ -66,8 +66,9 @@ def network_input_shape(net_path: str | os.PathLike, **netx_options) -> tuple:
 
 
 # The neuron state NeuroBench calls the membrane, per Lava neuron process (see
-# spikeport.sim.fast._NeuronRun.state: the same variables).
-MEMBRANE_VAR = {"LIF": "v", "LIFReset": "v", "Delta": "act", "SigmaDelta": "sigma", "Sigma": "sigma"}
+# spikeport.sim.neurons: each class's membrane() holds the same variables).
+MEMBRANE_VAR = {"LIF": ("v",), "LIFReset": ("v",), "Delta": ("act",), "SigmaDelta": ("sigma",),
+                "Sigma": ("sigma",), "RF": ("real", "imag"), "RF_IZ": ("real", "imag")}
 
 
 def run_lava(
@@ -85,8 +86,8 @@ def run_lava(
     (a RingBuffer source). Returns the output layer's spikes ``(outputs..., steps)``
     (float, as Lava's sink gives them), or with ``all_layers`` a list holding every
     layer's in order (the output layer last). With ``membranes`` it returns
-    ``(spikes, states)`` where ``states[i]`` is layer ``i``'s membrane variable
-    (:data:`MEMBRANE_VAR`) after every step, ``(steps, neurons)``, read by Lava
+    ``(spikes, states)`` where ``states[i]`` lists layer ``i``'s membrane variables
+    (:data:`MEMBRANE_VAR`) after every step, each ``(steps, neurons)``, read by Lava
     monitors. ``netx_options`` (e.g. ``num_layers``) go to netx's loader. Unless
     ``checked`` (the caller validated file and input), the file is checked first and
     the input must fit the network's input port.
@@ -114,7 +115,8 @@ def run_lava(
     try:
         net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         out = [s.data.get() for s in sinks]
-        states = [np.asarray(m.get_data()[proc.name][var]).reshape(steps, -1) for m, proc, var in monitors]
+        states = [[np.asarray(m.get_data()[proc.name][var]).reshape(steps, -1) for m, var in probes]
+                  for proc, probes in monitors]
     finally:
         net.stop()
     got = out if all_layers else out[0]
@@ -122,16 +124,20 @@ def run_lava(
 
 
 def _monitors(layers, steps: int) -> list:
-    """A Lava monitor on each layer's membrane variable: ``[(monitor, process, var)]``."""
+    """Lava monitors on each layer's membrane variables: ``[(process, [(monitor, var)])]``
+    (one monitor per variable: a Lava monitor records one)."""
     from lava.proc.monitor.process import Monitor
 
     found = []
     for layer in layers:
         proc = layer.neuron
-        var = MEMBRANE_VAR.get(type(proc).__name__)
-        if var is None:
+        names = MEMBRANE_VAR.get(type(proc).__name__)
+        if names is None:
             raise SpikeportError(f"no membrane variable known for Lava process {type(proc).__name__}")
-        m = Monitor()
-        m.probe(getattr(proc, var), steps)
-        found.append((m, proc, var))
+        probes = []
+        for var in names:
+            m = Monitor()
+            m.probe(getattr(proc, var), steps)
+            probes.append((m, var))
+        found.append((proc, probes))
     return found

@@ -28,7 +28,7 @@ import numpy as np
 from spikeport.errors import SpikeportError
 from spikeport.sim.netx_file import _text
 
-LOWERED_TYPES = ("pool",)
+LOWERED_TYPES = ("pool", "dense_comp")
 POOL_REQUIRED = ("shape", "weight", "neuron")
 
 
@@ -61,7 +61,8 @@ def pool_as_conv(group, where: str) -> dict[str, np.ndarray]:
 
 
 def pool_layers(path: str | os.PathLike) -> list[int]:
-    """Indices of the ``pool`` layers in the netx file at ``path``."""
+    """Indices of the layers netx cannot build but spikeport lowers (``pool``,
+    ``dense_comp``) in the netx file at ``path``."""
     import h5py
 
     with h5py.File(path, "r") as h:
@@ -84,6 +85,13 @@ def lower_file(src: str | os.PathLike, dst: str | os.PathLike) -> list[int]:
         for key in sorted(layers, key=lambda k: int(k) if k.isdigit() else -1):
             g = layers[key]
             if "type" not in g or _text(g["type"][()]) not in LOWERED_TYPES:
+                continue
+            if _text(g["type"][()]) == "dense_comp":
+                # netx 0.6 names dense_comp but cannot build it (its create_complex_dense is missing); it
+                # builds the same complex dense block from a dense layer with weight/real and weight/imag
+                del g["type"]
+                g.create_dataset("type", (1,), "S10", [b"dense"])
+                done.append(int(key))
                 continue
             fields = pool_as_conv(g, f"{src}: layer {key}")
             for name in ("type", "weight", "groups", "stride", "padding", "dilation", "kernelSize"):

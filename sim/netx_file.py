@@ -24,13 +24,15 @@ NETX_TYPES = ("input", "dense", "conv", "flatten", "dense_rec", "dense_comp")
 SIM_TYPES = NETX_TYPES + ("pool",)
 # Layer types lava-dl exports but netx 0.6 raises NotImplementedError for.
 NETX_UNBUILT = ("average", "convT", "unpool", "concat")
-NEURON_TYPES = ("CUBA", "LOIHI", "SDNN")
+NEURON_TYPES = ("CUBA", "LOIHI", "SDNN", "RF_PHASE", "RF_IZ")
 # Fields netx reads without a default, per layer type and per neuron type.
-REQUIRED = {"input": ("shape",), "dense": ("weight", "shape"), "dense_rec": ("weight", "weight_rec", "shape"),
+REQUIRED = {"input": ("shape",), "dense": ("shape",), "dense_rec": ("weight", "weight_rec", "shape"),
+            "dense_comp": ("weight/real", "weight/imag", "shape"),
             "conv": ("weight", "shape", "stride", "padding", "dilation", "groups", "neuron"),
             "pool": ("weight", "shape", "neuron")}
 NEURON_REQUIRED = {"CUBA": ("iDecay", "vDecay", "vThMant"), "LOIHI": ("iDecay", "vDecay", "vThMant"),
-                   "SDNN": ("vThMant",)}
+                   "SDNN": ("vThMant",), "RF_PHASE": ("sinDecay", "cosDecay", "vThMant"),
+                   "RF_IZ": ("sinDecay", "cosDecay", "vThMant")}
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def scan_network(path: str | os.PathLike, backend: str = "lava", num_layers: int
                     raise SpikeportError(f"{path}: layer {i} has no 'type' field")
                 kind = _text(layer["type"][()])
                 neuron = _text(layer["neuron/type"][()]) if "neuron/type" in layer else None
+                if kind == "dense" and "weight" not in layer and "weight/real" not in layer:
+                    raise SpikeportError(f"{path}: layer {i} (dense) has no 'weight' field")
                 for key in REQUIRED.get(kind, ()) + tuple(f"neuron/{k}" for k in NEURON_REQUIRED.get(neuron, ())):
                     if key not in layer:
                         raise SpikeportError(f"{path}: layer {i} ({kind}) has no '{key}' field")
@@ -109,8 +113,7 @@ def scan_network(path: str | os.PathLike, backend: str = "lava", num_layers: int
             tail = f"; --num-layers {e.index} runs the layers before it" if e.index > 0 else ""
             raise SpikeportError(f"{path}: layer {e.index} has type '{e.type}', which the {backend} backend "
                                  f"cannot run ({why}){tail}")
-        if e.neuron is not None and e.neuron not in NEURON_TYPES and not (
-                e.type == "dense_comp" and "RF" in e.neuron):
+        if e.neuron is not None and e.neuron not in NEURON_TYPES:
             raise SpikeportError(f"{path}: layer {e.index} has neuron type '{e.neuron}', which the {backend} "
                                  f"backend cannot run (known: {', '.join(NEURON_TYPES)})")
     if not any(e.type in ("conv", "pool", "dense", "dense_rec", "dense_comp") or (e.type == "input" and e.neuron)

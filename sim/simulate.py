@@ -17,7 +17,10 @@ import numpy as np
 
 from spikeport.errors import SpikeportError
 from spikeport.sim.activity import Activity, activity_json, layer_facts, membrane_changes
-from spikeport.sim.fast import Layer, Network, chunk_steps, load_network, stream, to_internal, to_netx
+from spikeport.sim.engine import chunk_steps, stream
+from spikeport.sim.fast import load_network
+from spikeport.sim.layout import to_internal, to_netx
+from spikeport.sim.network import Layer, Network
 from spikeport.sim.netx_file import SIM_TYPES, scan_network
 from spikeport.sim.readout import average, average_layer
 

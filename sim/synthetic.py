@@ -14,7 +14,10 @@ exports them)::
     {"type": "flatten"}
     {"type": "dense", "weight": (out, in), "delay": (out,) | (in,) | (out, in), "bias": (out,),
      "neuron": {...}}
-    neuron: {"type": "CUBA", "iDecay": int, "vDecay": int, "vThMant": int}
+    {"type": "dense_rec", "weight": (out, in), "weight_rec": (out, out), "neuron": {...}}
+    {"type": "dense" | "dense_comp", "weight_real": (out, in), "weight_imag": (out, in),
+     "neuron": {"type": "RF_PHASE" | "RF_IZ", "sinDecay": int, "cosDecay": int, "vThMant": int}}
+    neuron: {"type": "CUBA" | "LOIHI", "iDecay": int, "vDecay": int, "vThMant": int}
             {"type": "SDNN", "vThMant": int}   (+ "sigma_output": True for a readout)
 
 Any other ``type`` is written as given (to test that it is refused).
@@ -65,10 +68,17 @@ def write_network(path: str | os.PathLike, layers: list[dict]) -> None:
                                        ("inChannels", w.shape[1] * int(layer.get("groups", 1))),
                                        ("outChannels", w.shape[0]), ("kernelSize", w.shape[2:])):
                         g.create_dataset(key, data=np.asarray(value))
-                elif kind == "dense":
+                elif kind in ("dense", "dense_rec", "dense_comp") and "weight_real" in layer:
+                    wr = np.asarray(layer["weight_real"], np.float32)
+                    shape = (wr.shape[0],)
+                    g.create_dataset("weight/real", data=wr)
+                    g.create_dataset("weight/imag", data=np.asarray(layer["weight_imag"], np.float32))
+                elif kind in ("dense", "dense_rec"):
                     w = np.asarray(layer["weight"], np.float32)
                     shape = (w.shape[0],)
                     g.create_dataset("weight", data=w)
+                    if kind == "dense_rec":
+                        g.create_dataset("weight_rec", data=np.asarray(layer["weight_rec"], np.float32))
                     g.create_dataset("inFeatures", data=w.shape[1])
                     g.create_dataset("outFeatures", data=w.shape[0])
                     if layer.get("delay") is not None:
@@ -79,6 +89,8 @@ def write_network(path: str | os.PathLike, layers: list[dict]) -> None:
                     shape = tuple(int(s) for s in layer["shape"])
                 else:
                     shape = tuple(int(s) for s in layer.get("shape", shape or (1,)))
+                    if layer.get("weight") is not None:       # e.g. a pool layer's shared kernel
+                        g.create_dataset("weight", data=np.asarray(layer["weight"], np.float32))
                 if "shape" in layer and kind not in ("input",):
                     shape = tuple(int(s) for s in layer["shape"])
                 g.create_dataset("shape", data=np.asarray(shape))

@@ -55,7 +55,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``demo`` to the ``spikeport`` subparsers ``sub``."""
-    from spikeport.train.kws import KwsConfig
+    from spikeport.train.config import KwsConfig
 
     s = sub.add_parser("demo", help="whole pipeline on the embedded corpus: train, export, verify, eval, map, report")
     s.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")

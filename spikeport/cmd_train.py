@@ -76,7 +76,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``train`` and ``export`` to the ``spikeport`` subparsers ``sub``."""
-    from spikeport.train.kws import KwsConfig
+    from spikeport.train.config import KwsConfig
 
     d = KwsConfig()
     t = sub.add_parser("train", help="train a spiking network (spikeport train kws ...)")

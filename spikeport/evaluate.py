@@ -48,7 +48,8 @@ def dataset_inputs(meta: dict, data_dir: str | os.PathLike, split: str = "test",
     """
     from spikeport.export import to_netx_input
     from spikeport.train.features import FeatureParams, compute_features, normalize
-    from spikeport.train.kws import default_cache_dir, encode_features
+    from spikeport.train.config import default_cache_dir
+    from spikeport.train.encoders import encode_features
     from spikeport.train.speech_commands import load_split
 
     seed = meta.get("seed", 0) if seed is None else seed

@@ -61,7 +61,7 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
     from tqdm.auto import tqdm
 
     from spikeport.export import from_netx_layer
-    from spikeport.export.fixed_point import WEIGHT_SCALE
+    from spikeport.fixed_point import WEIGHT_SCALE
     from spikeport.sim import simulate
     from spikeport.train.kws import load_snn
 

@@ -22,7 +22,10 @@ from tqdm.auto import tqdm
 from spikeport.atomic import atomic_path
 from spikeport.export import write_netx
 from spikeport.sim import run_lava
-from spikeport.train import DenseSNN, fit_rate_classifier, load_digits_split, predict, rate_encode
+from spikeport.train.digits import load_digits_split
+from spikeport.train.encoders import rate_encode
+from spikeport.train.fit import fit_rate_classifier, predict
+from spikeport.train.models import DenseSNN
 
 LATENCY_OFFSET = 0  # Lava sink step minus PyTorch output step for the same spike
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from spikeport.errors import SpikeportError
 from spikeport.export import write_netx
 from spikeport.sim import load_network, run_fast, run_fast_batch, run_lava, simulate
-from spikeport.train import DenseSNN
+from spikeport.train.models import DenseSNN
 
 pytestmark = pytest.mark.lava
 

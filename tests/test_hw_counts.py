@@ -107,7 +107,7 @@ def test_conv_and_dense_topology_equal_hand_counts(tmp_path, groups):
 def test_synops_equal_hand_count_conv_then_dense(tmp_path):
     """Synops of the simulator's one counting function against a per-synapse hand count."""
     from spikeport.sim import count_chunk, layer_facts, load_network
-    from spikeport.sim.fast import to_internal
+    from spikeport.sim.layout import to_internal
 
     rng = np.random.default_rng(5)
     geo = {"stride": (2, 1), "padding": (1, 0), "dilation": (1, 2)}

@@ -29,7 +29,7 @@ from neurobench.models import SNNTorchModel, TorchModel
 
 from spikeport.evaluate import dataset_inputs, network_metadata
 from spikeport.export import from_netx_layer
-from spikeport.export.fixed_point import WEIGHT_SCALE, cuba_step, shift_exponent
+from spikeport.fixed_point import WEIGHT_SCALE, cuba_step, shift_exponent
 from spikeport.hw.ann_description import ann_layers
 from spikeport.hw.neurobench import ann_metrics, snn_metrics
 from spikeport.sim import load_network, simulate

@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spikeport.export import fixed_point as fx
+from spikeport import fixed_point as fx
 
 
 @settings(max_examples=60, deadline=None)

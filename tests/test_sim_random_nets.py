@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from spikeport.sim import simulate
+from spikeport.sim import load_network, simulate
 from spikeport.sim.synthetic import conv_output_shape, write_network
 
 pytestmark = pytest.mark.lava
@@ -167,3 +167,62 @@ def test_int32_and_24bit_wraparound(tmp_path):
                          {"type": "dense", "weight": rng.integers(-127, 128, (5, 8)) * 2, "neuron": cuba}])
     # currents of up to 2**18 weight units: u passes 2**23 and wraps, v saturates
     _compare(path, rng.integers(-(1 << 18), 1 << 18, (8, 10)), 10)
+
+
+@SETTINGS
+@given(data=st.data(), n_in=st.integers(1, 8), n=st.integers(1, 10), steps=st.integers(3, 14),
+       rate=st.floats(0.1, 0.8), seed=st.integers(0, 2**16), reset=st.sampled_from([None, 4]))
+def test_random_recurrent_dense_networks(tmp_path_factory, data, n_in, n, steps, rate, seed, reset):
+    """dense_rec: a layer's own spikes return through its recurrent weights one step
+    later, as through Lava's Dense; LOIHI neurons; the recurrent synops counted."""
+    rng = np.random.default_rng(seed)
+    loihi = data.draw(cuba())
+    loihi["type"] = data.draw(st.sampled_from(["CUBA", "LOIHI"]))
+    w = rng.integers(-150, 151, (n, n_in)) * (rng.random((n, n_in)) < 0.8)
+    w.flat[0] = 60
+    wr = rng.integers(-150, 151, (n, n)) * (rng.random((n, n)) < 0.7)
+    layers = [{"type": "input", "shape": [n_in]}, {"type": "dense_rec", "weight": w, "weight_rec": wr, "neuron": loihi}]
+    if data.draw(st.booleans()):
+        layer, _ = data.draw(dense_layer(n, data.draw(cuba())))
+        layers.append(layer)
+    path = tmp_path_factory.mktemp("rec") / "net.net"
+    write_network(path, layers)
+    x = (rng.random((n_in, steps)) < rate).astype(np.int32)
+    fast = simulate(path, x, backend="fast", record="all", counts=True, reset_interval=reset)
+    lava = simulate(path, x, backend="lava", record="all", counts=True, reset_interval=reset)
+    for i, (f, l) in enumerate(zip(fast.layers, lava.layers)):
+        np.testing.assert_array_equal(f, l, err_msg=f"layer {i}")
+    assert fast.counts == {**lava.counts, "backend": "fast"}
+    rec = fast.counts["layers"][0]
+    own = fast.layers[0][0]                                   # (n, T) spikes of the recurrent layer
+    # the weights Lava runs (netx's shared exponent can truncate some to zero; sim/LAVA_FIXED_PT.md)
+    ran = load_network(path)[0]
+    w_run, wr_run = ran.synapse.weight, ran.recurrent.weight
+    hand = sum(np.count_nonzero(wr_run[:, j]) * int(own[j].sum()) for j in range(n))
+    hand += sum(np.count_nonzero(w_run[:, j]) * int(x[j].sum()) for j in range(n_in))
+    assert sum(rec["synops"]["per_sample"]) == hand
+
+
+@st.composite
+def rf_neuron(draw):
+    return {"type": draw(st.sampled_from(["RF_PHASE", "RF_IZ"])), "sinDecay": draw(st.integers(-4095, 4095)),
+            "cosDecay": draw(st.integers(-4095, 4095)), "vThMant": draw(st.integers(1, 200))}
+
+
+@SETTINGS
+@given(data=st.data(), n_in=st.integers(1, 8), n=st.integers(1, 10), steps=st.integers(3, 14),
+       rate=st.floats(0.1, 0.9), seed=st.integers(0, 2**16), layer_type=st.sampled_from(["dense", "dense_comp"]))
+def test_random_resonate_and_fire_networks(tmp_path_factory, data, n_in, n, steps, rate, seed, layer_type):
+    """Complex dense layers (real and imaginary weights) into RF and RF_IZ neurons,
+    then a CUBA readout; netx's float round trip of the decays reproduced."""
+    rng = np.random.default_rng(seed)
+    wre = rng.integers(-120, 121, (n, n_in)) * (rng.random((n, n_in)) < 0.8)
+    wim = rng.integers(-120, 121, (n, n_in)) * (rng.random((n, n_in)) < 0.8)
+    wre.flat[0], wim.flat[0] = 40, -40
+    layers = [{"type": "input", "shape": [n_in]},
+              {"type": layer_type, "weight_real": wre, "weight_imag": wim, "neuron": data.draw(rf_neuron())}]
+    layer, _ = data.draw(dense_layer(n, data.draw(cuba()), delays=False))
+    layers.append(layer)
+    path = tmp_path_factory.mktemp("rf") / "net.net"
+    write_network(path, layers)
+    _compare(path, (rng.random((n_in, steps)) < rate).astype(np.int32), steps)

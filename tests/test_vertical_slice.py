@@ -9,7 +9,8 @@ import torch
 
 from spikeport.export import read_metadata
 from spikeport.sim import run_lava
-from spikeport.train import DenseSNN, rate_encode
+from spikeport.train.encoders import rate_encode
+from spikeport.train.models import DenseSNN
 from spikeport.vertical_slice import LATENCY_OFFSET, compare_spikes
 
 pytestmark = pytest.mark.lava

@@ -34,65 +34,12 @@ from tqdm.auto import tqdm
 from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 from spikeport.train import encoders
+from spikeport.train.encoders import DIRECT_SCALE, encode_features  # noqa: F401  (part of this module's API)
 from spikeport.train.augment import NO_AUGMENT, Augment, augment
+from spikeport.train.config import KwsConfig, default_cache_dir  # noqa: F401  (part of this module's API)
 from spikeport.train.models import SpikingNet, kws_spec
 
 log = logging.getLogger("spikeport.train")
-
-# z-scored features x 1 into input neurons of threshold 5 (see models.kws_spec): the
-# input neurons' rate then follows the feature up to about +1.2 sigma. At x 4 they
-# saturated at +0.3 sigma, a 1-bit code, and the SNN stopped generalising to unseen voices.
-DIRECT_SCALE = 1.0
-
-
-def default_cache_dir() -> Path:
-    """Where the embedded corpus and feature caches live (``$SPIKEPORT_CACHE`` or
-    ``~/.cache/spikeport``)."""
-    return Path(os.environ.get("SPIKEPORT_CACHE", Path.home() / ".cache" / "spikeport"))
-
-
-@dataclass
-class KwsConfig:
-    """Everything that decides a keyword-spotting run (saved as ``config.json``)."""
-
-    data: str | None = None             # Speech Commands folder; None: the embedded eSpeak corpus
-    task: str = "12"                    # "12" (standard) or "all" (every word)
-    model: str = "conv"                 # "conv" or "dense"
-    encoder: str = "direct"             # direct | rate | latency | delta
-    encoder_params: dict = field(default_factory=dict)
-    tail: int = 50                      # timesteps of no input after each clip (see encode_features)
-    augment: dict = field(default_factory=dict)  # train/augment.Augment fields; {}: none
-    delays: bool = True                 # learnable axonal delays in the hidden dense layer
-    dropout: float = 0.0                # SLAYER neuron dropout while training (input and hidden layers)
-    epochs: int = 11
-    batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.0           # AdamW's decoupled weight decay (not on delays)
-    label_smoothing: float = 0.1        # cross-entropy label smoothing ("ce" loss)
-    ema: float = 0.998                  # > 0: validate, test and save an exponential moving average
-                                        # of the weights, updated every step with this decay; 0: off
-    arch: dict = field(default_factory=dict)     # spec overrides: "layers", "neuron", "weight_scale"
-    penalty: float = 0.1                # spike-count penalty weight (Zimmer et al.: 0.1)
-    loss: str = "ce"                    # "ce": cross-entropy on output rates x ce_gain; "rate": MSE to target rates
-    ce_gain: float = 20.0               # logits = output spikes per step x ce_gain
-    true_rate: float = 0.25             # "rate" loss: target output firing (spikes per step), true class
-    false_rate: float = 0.02            # ... other classes
-    ann_epochs: int = 8
-    reference: str = "dscnn"            # reference ANN over the whole spectrogram: "dscnn" or "none"
-    reference_epochs: int = 8
-    seed: int = 0
-    corpus: dict = field(default_factory=dict)   # build_corpus options for the embedded corpus
-    features: dict = field(default_factory=dict)  # FeatureParams overrides (train/features.py)
-    limit: int | None = None            # use at most this many clips per split (quick runs)
-    device: str = "auto"                # auto | cpu | cuda
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> "KwsConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 # ---------------------------------------------------------------------------------------- data
@@ -131,28 +78,6 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
         out[split] = (normalize(feats, out["norm"]), np.asarray(labels, dtype=np.int64))
         out["classes"] = list(s.classes)
     return out
-
-
-def encode_features(encoder: str, params: dict, feats: np.ndarray, seed: int, conv: bool) -> np.ndarray:
-    """Encode normalised features ``(batch, 3, bands, frames)`` as the model takes them:
-    float32 ``(batch, C, bands, 1, T)`` (``conv``) or ``(batch, C*bands, T)``. Used by
-    training and by evaluation of the exported network, so both feed the same input.
-
-    ``params["tail"]`` (default 0) appends that many timesteps of no input: the
-    network's answer to a word at the end of the clip arrives after its layers'
-    latency, axonal delays and integration time, and the readout counts spikes
-    over all ``T = encoded frames + tail`` steps."""
-    params = dict(params)
-    tail = int(params.pop("tail", 0))
-    if encoder in ("rate", "latency"):
-        params.setdefault("seed", seed)
-    if encoder == "direct":
-        params.setdefault("scale", DIRECT_SCALE)
-    x = encoders.encode(encoder, feats, **params)
-    if tail:
-        x = np.concatenate([x, np.zeros(x.shape[:-1] + (tail,), x.dtype)], axis=-1)
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return x[:, :, :, None, :] if conv else x.reshape(x.shape[0], -1, x.shape[-1])
 
 
 def encoder_params(cfg: KwsConfig) -> dict:

@@ -35,7 +35,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from spikeport.export.fixed_point import quantize_input, quantize_weight
+from spikeport.train.quantize import quantize_input, quantize_weight
 from spikeport.geometry import conv_out
 from spikeport.lava_compat import import_slayer
 from spikeport.train import slayer_cpu, slayer_cuda

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from spikeport.export.fixed_point import DECAY_SHIFT, _rtz12
+from spikeport.fixed_point import DECAY_SHIFT, rtz12
 
 ORIGINAL: dict = {}
 _KERNELS: dict = {}
@@ -44,7 +44,7 @@ def _fwd_loop(x, state, decay_int, threshold, w_scale, out):
     for r in _prange(rows):
         y = np.int64(state[r] * ws)
         for t in range(steps):
-            y = _rtz12(y * decay_int) + np.int64(ws * x[r, t])
+            y = rtz12(y * decay_int) + np.int64(ws * x[r, t])
             out[r, t] = np.float32(y) / ws
             if th > 0 and np.float32(y) >= th:
                 y = 0
@@ -74,8 +74,8 @@ def _kernels():
         import numba
 
         g = globals()
-        # fixed_point may have swapped its _rtz12 for a compiled one already
-        g["_rtz12"] = numba.njit(cache=True, inline="always")(getattr(_rtz12, "py_func", _rtz12))
+        # fixed_point may have swapped its rtz12 for a compiled one already
+        g["rtz12"] = numba.njit(cache=True, inline="always")(getattr(rtz12, "py_func", rtz12))
         g["_prange"] = numba.prange
         opts = dict(cache=True, nogil=True, parallel=True)
         _KERNELS["fwd"] = numba.njit(**opts)(_fwd_loop)

@@ -1,5 +1,7 @@
-"""Loihi fixed-point arithmetic: the one definition used by training, export,
-the fast simulator and the tests.
+"""Loihi fixed-point arithmetic, NumPy only: the one definition used by training,
+export, the fast simulator, the hardware counts and the tests (the straight-through
+quantization hooks that training puts on SLAYER blocks are
+:mod:`spikeport.train.quantize`, built on these constants).
 
 Scales (what one integer step means):
 
@@ -11,13 +13,14 @@ Scales (what one integer step means):
   ``x * (4096 - decay)`` followed by a 12-bit right shift of the magnitude
   (rounding toward zero).
 
-Functions accept NumPy arrays or torch tensors (integer dtypes for the state
-arithmetic) and return the same kind.
+Functions take NumPy arrays (integer dtypes for the state arithmetic). Lava's own
+weight handling (netx's ``optimize_weight_bits``, the Dense model's sign mode,
+clipping and truncation) is here too, so that the fast backend's reader
+derives exactly the weights Lava runs without importing Lava.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 WEIGHT_SCALE = 1 << 6
 ACT_SHIFT = 6                   # synaptic input is MSB-aligned by 6 bits
@@ -28,45 +31,9 @@ DECAY_UNITY = 1 << DECAY_SHIFT
 UV_BITS = 24                    # u and v are 24-bit registers
 UV_LIMIT = 1 << (UV_BITS - 1)
 WEIGHT_BITS = 8
-
-
-class _RoundSTE(torch.autograd.Function):
-    """Round to a grid in the forward pass, pass gradients straight through."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, step: float) -> torch.Tensor:
-        return torch.round(x / step) * step
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        return grad, None
-
-
-def quantize_weight(w: torch.Tensor, descale: bool = False) -> torch.Tensor:
-    """Quantize float weights to the Loihi weight grid (usable as a SLAYER pre-hook).
-
-    Weights become multiples of ``2 / WEIGHT_SCALE`` in
-    ``[-2**(WEIGHT_BITS+1), 2**(WEIGHT_BITS+1) - 2] / WEIGHT_SCALE``; with
-    ``descale=True`` the integer weights (in units of ``1 / WEIGHT_SCALE``) are
-    returned instead. Gradients pass straight through the rounding.
-    """
-    lo = -2 * (1 << WEIGHT_BITS) / WEIGHT_SCALE
-    hi = 2 * ((1 << WEIGHT_BITS) - 1) / WEIGHT_SCALE
-    q = _RoundSTE.apply(w, 2 / WEIGHT_SCALE).clamp(lo, hi)
-    return q * WEIGHT_SCALE if descale else q
-
-
 INPUT_LIMIT = 64.0              # analog input current clipped to +-64 weight units (a_in +-4096)
-
-
-def quantize_input(x: torch.Tensor, descale: bool = False) -> torch.Tensor:
-    """Quantize analog input current (direct encoding) to the integers an input
-    layer's neurons receive at ``a_in``: multiples of ``1 / WEIGHT_SCALE``, clipped
-    to ``[-INPUT_LIMIT, INPUT_LIMIT]``. With ``descale=True`` the integers
-    (units of ``1 / WEIGHT_SCALE``) are returned. Gradients pass straight through.
-    """
-    q = _RoundSTE.apply(x, 1 / WEIGHT_SCALE).clamp(-INPUT_LIMIT, INPUT_LIMIT)
-    return q * WEIGHT_SCALE if descale else q
+WEIGHT_LO = -2 * (1 << WEIGHT_BITS)            # the exported weight grid: even integers in [-512, 510]
+WEIGHT_HI = 2 * ((1 << WEIGHT_BITS) - 1)
 
 
 def input_current(x) -> np.ndarray:
@@ -89,24 +56,17 @@ def decay(x, d):
     """Decay integer state ``x`` by 12-bit constant ``d``: ``x*(4096-d)`` shifted
     right by 12 bits in magnitude (rounds toward zero, as the chip does)."""
     p = x * (DECAY_UNITY - d)
-    if isinstance(p, torch.Tensor):
-        return torch.sign(p) * (torch.abs(p) >> DECAY_SHIFT)
     return np.sign(p) * (np.abs(p) >> DECAY_SHIFT)
 
 
 def wrap_current(u):
     """Wrap the 24-bit current register the way Lava's fixed_pt LIF does."""
-    if isinstance(u, torch.Tensor):
-        w = torch.where(u > UV_LIMIT, u - 2 * UV_LIMIT, u)
-        return torch.where(w <= -UV_LIMIT, u + 2 * UV_LIMIT, w)
     w = np.where(u > UV_LIMIT, u - 2 * UV_LIMIT, u)
     return np.where(w <= -UV_LIMIT, u + 2 * UV_LIMIT, w)
 
 
 def clip_voltage(v):
     """Saturate the 24-bit voltage register to ``[-(2**23 - 1), 2**23 - 1]``."""
-    if isinstance(v, torch.Tensor):
-        return torch.clamp(v, -UV_LIMIT + 1, UV_LIMIT - 1)
     return np.clip(v, -UV_LIMIT + 1, UV_LIMIT - 1)
 
 
@@ -146,8 +106,6 @@ def wrap_signed(x, bits: int):
     """Two's-complement wrap of integer values to signed ``bits`` (a modular wrap,
     not saturation). ``x``: integer array, or float array holding integers below 2**53."""
     half = 1 << (bits - 1)
-    if isinstance(x, torch.Tensor):
-        return torch.remainder(x + half, 2 * half) - half
     return np.remainder(x + half, 2 * half) - half
 
 
@@ -164,12 +122,12 @@ def shift_exponent(acc, exp: int):
     return np.left_shift(acc, exp) if exp > 0 else np.right_shift(acc, -exp)
 
 
-def _wrap32(x):
+def wrap32(x):
     """int64 -> the int32 two's-complement value (numba-compilable)."""
     return ((x + 2147483648) & 4294967295) - 2147483648
 
 
-def _rtz12(x):
+def rtz12(x):
     """Lava's decay rounding: ``sign(x) * (|x| >> 12)`` (numba-compilable)."""
     return -((-x) >> DECAY_SHIFT) if x < 0 else x >> DECAY_SHIFT
 
@@ -190,13 +148,13 @@ def _cuba_loop(u, v, a, ku, kv, th, bias, spikes, resets, changed):
                 if resets[t]:
                     u[n, b] = 0
                     v[n, b] = 0
-                act = _wrap32(np.int64(a[n, t, b]) << ACT_SHIFT)    # a_in << 6 in int32
-                cur = _wrap32(_wrap32(_rtz12(np.int64(u[n, b]) * ku)) + act)
+                act = wrap32(np.int64(a[n, t, b]) << ACT_SHIFT)    # a_in << 6 in int32
+                cur = wrap32(wrap32(rtz12(np.int64(u[n, b]) * ku)) + act)
                 w = cur - 2 * lim if cur > lim else cur             # Lava's one-sided 24-bit wrap
                 if w <= -lim:
                     w = cur + 2 * lim
                 u[n, b] = w
-                vol = _wrap32(_wrap32(_wrap32(_rtz12(np.int64(v[n, b]) * kv)) + w) + bn)
+                vol = wrap32(wrap32(wrap32(rtz12(np.int64(v[n, b]) * kv)) + w) + bn)
                 vol = min(max(vol, -lim + 1), lim - 1)
                 fire = vol > th
                 spikes[n, t, b] = fire
@@ -218,14 +176,18 @@ def _cuba_kernel():
             _KERNEL.append(None)
         else:
             g = globals()
-            g["_wrap32"] = numba.njit(cache=True, inline="always")(_wrap32)
-            g["_rtz12"] = numba.njit(cache=True, inline="always")(_rtz12)
+            g["wrap32"] = numba.njit(cache=True, inline="always")(wrap32)
+            g["rtz12"] = numba.njit(cache=True, inline="always")(rtz12)
             _KERNEL.append(numba.njit(cache=True, nogil=True)(_cuba_loop))
     return _KERNEL[0]
 
 
+COMPILE_MIN = 1 << 22           # neuron-steps from which numba's import and kernel load pay off
+
+
 def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth: int, bias,
-             spikes: np.ndarray, reset_at=(), compiled: bool = True, changed: np.ndarray | None = None) -> None:
+             spikes: np.ndarray, reset_at=(), compiled: bool | None = None,
+             changed: np.ndarray | None = None) -> None:
     """Run CUBA neurons over ``T`` timesteps in place: :func:`cuba_step`'s arithmetic.
 
     Neuron-major arrays: ``u``, ``v``: int32 state ``(n, batch)`` in 1/4096 units,
@@ -237,8 +199,11 @@ def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth:
     ``LIFReset``); ``changed``: int64 ``(T, batch)``, incremented by the number of
     neurons whose voltage (after the spike reset) changed in each step.
 
-    Compiled with numba when it is installed (it comes with librosa);
-    ``compiled=False`` runs :func:`cuba_step` step by step. Both are exact.
+    ``compiled=True`` runs the numba kernel (numba comes with librosa), ``False``
+    :func:`cuba_step` step by step (vectorised over neurons and batch); None, the
+    default, the kernel when numba is loaded already or the call holds at least
+    :data:`COMPILE_MIN` neuron-steps (a short single-sample run then starts without
+    numba's half-second import). Both are exact.
     """
     nn, steps = a.shape[:2]
     resets = np.zeros(steps, np.bool_)
@@ -247,6 +212,10 @@ def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth:
     if changed is None:
         changed = np.zeros((steps, a.shape[2]), np.int64)
     bias32 = np.ascontiguousarray(np.broadcast_to(np.asarray(bias, np.int32).reshape(-1), (nn,)))
+    if compiled is None:
+        import sys
+
+        compiled = "numba" in sys.modules or a.size >= COMPILE_MIN
     kernel = _cuba_kernel() if compiled else None
     if kernel is not None and u.dtype == np.int32 and v.dtype == np.int32:
         ku = DECAY_UNITY - (int(du) + 1)
@@ -309,3 +278,96 @@ def sigma_step(sigma: np.ndarray, a_in: np.ndarray):
     ``sigma += a_in``, sent as is. int32. Returns ``(sigma, s_out)``."""
     sigma = a_in + sigma
     return sigma, sigma.copy()
+
+
+# ---------------------------------------------------------------------------------
+# Resonate-and-fire neurons (Lava's PyRFModelFixed / PyRF_IZModelFixed).
+
+RF_DECAY_BITS = 12
+RF_STATE_EXP = 6
+RF_LIMIT = (1 << 23) - 1        # real and imaginary parts saturate at +-(2**23 - 1)
+
+
+def _scale_rf(x: np.ndarray) -> np.ndarray:
+    return np.sign(x) * np.right_shift(np.abs(x), RF_DECAY_BITS)
+
+
+def rf_step(real: np.ndarray, imag: np.ndarray, a_real: np.ndarray, a_imag: np.ndarray, sin_decay: int,
+            cos_decay: int, vth: int, izhikevich: bool = False):
+    """One step of Lava's fixed-point resonate-and-fire neuron. ``real``, ``imag``:
+    int32 state ``(n, batch)``; ``a_real``, ``a_imag``: the two synapses' inputs;
+    ``sin_decay``, ``cos_decay``: 12-bit fixed-point rotation (``(1 - alpha) sin/cos(2 pi
+    / period) * 4096``); ``vth``: threshold scaled by ``2**6``. ``izhikevich``: RF_IZ
+    (spike when ``imag >= vth``, then ``real = 0``, ``imag = vth - 1``); else RF
+    (spike when ``real >= vth`` and ``imag`` crosses zero upwards). Returns
+    ``(real, imag, spikes)``."""
+    ar = np.left_shift(a_real.astype(np.int64), RF_STATE_EXP)
+    ai = np.left_shift(a_imag.astype(np.int64), RF_STATE_EXP)
+    r, i = real.astype(np.int64), imag.astype(np.int64)
+    new_r = np.clip(_scale_rf(cos_decay * r) - _scale_rf(sin_decay * i) + ar, -RF_LIMIT, RF_LIMIT)
+    new_i = np.clip(_scale_rf(sin_decay * r) + _scale_rf(cos_decay * i) + ai, -RF_LIMIT, RF_LIMIT)
+    if izhikevich:
+        s = new_i >= vth
+        new_r = np.where(s, 0, new_r)
+        new_i = np.where(s, vth - 1, new_i)
+    else:
+        s = (new_r >= vth) & (new_i >= 0) & (imag < 0)
+    return new_r.astype(np.int32), new_i.astype(np.int32), s
+
+
+# ---------------------------------------------------------------------------------
+# Weights as netx and Lava's Dense model prepare them (lava-dl 0.6 netx/utils.py
+# optimize_weight_bits; lava-nc 0.10 utils/weightutils.py determine_sign_mode,
+# clip_weights, truncate_weights): what the chip's synapses hold.
+
+MIXED, EXCITATORY, INHIBITORY = "mixed", "excitatory", "inhibitory"
+
+
+def netx_weight_bits(w: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """netx's ``optimize_weight_bits`` of integer weights ``w``: the shifted weights,
+    ``num_weight_bits`` and ``weight_exp`` (netx prints a warning and clips to
+    [-256, 254] weights of mixed sign beyond that range). ``w`` must not be all zero
+    (netx divides by its largest magnitude)."""
+    w = np.asarray(w)
+    mx, mn = np.max(w), np.min(w)
+    if (mx > 254 and mn < 0) or (mn < -256 and mx > 0):
+        w = np.clip(w, -256, 254)
+        mx, mn = np.max(w), np.min(w)
+    if mx < 0:
+        signed, scale = 0, -256 / mn
+    elif mn >= 0:
+        signed, scale = 0, 255 / mx
+    else:
+        signed, scale = 1, min(127 / mx, -128 / mn)
+    scale_bits = np.floor(np.log2(scale)) + signed
+    n = 8
+    while n > 0 and np.sum(np.abs(w / (2 ** n) - np.round(w / (2 ** n)))) != 0:
+        n -= 1
+    n -= signed
+    shifted = np.left_shift(w.astype(np.int32), int(scale_bits))
+    return shifted.astype(np.int64), int(8 - scale_bits - n), int(-scale_bits)
+
+
+def sign_mode(w: np.ndarray) -> str:
+    """Lava's ``determine_sign_mode``."""
+    if np.min(w) >= 0:
+        return EXCITATORY
+    if np.max(w) <= 0:
+        return INHIBITORY
+    return MIXED
+
+
+def lava_weights(w: np.ndarray, num_weight_bits: int) -> np.ndarray:
+    """The weights Lava's bit-accurate Dense model runs: clipped to 8 bits and
+    truncated to ``num_weight_bits`` in its own sign mode (int64)."""
+    w = np.asarray(w).astype(np.int32)
+    mode = sign_mode(w)
+    mixed = int(mode == MIXED)
+    if mode == INHIBITORY:
+        w = -w
+    w = np.clip(w, (-2 ** 8) * mixed, 2 ** 8 - 1)
+    t = 8 - int(num_weight_bits) + mixed
+    w = np.left_shift(np.right_shift(w, t), t)
+    if mode == INHIBITORY:
+        w = -w
+    return w.astype(np.int64)
