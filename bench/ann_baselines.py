@@ -20,7 +20,9 @@ import torch
 
 import spikeport  # noqa: F401
 from spikeport.hw.neurobench import ann_metrics
-from spikeport.train.kws import KwsConfig, prepare_data, train_baselines
+from spikeport.train.config import KwsConfig
+from spikeport.train.kws import train_baselines
+from spikeport.train.kws_data import prepare_data
 
 
 def main() -> None:

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spikeport.train.kws import (KwsConfig, build_snn, encode_batch, model_spec, predict_counts,
-                                 prepare_data, spike_penalty)
+from spikeport.train.config import KwsConfig
+from spikeport.train.kws import build_snn, model_spec, spike_penalty
+from spikeport.train.kws_data import encode_batch, prepare_data
 
 BASE = {"scale": 4.0, "offset": 0.0, "tail": 50, "delays": 1, "lr": 3e-3, "gain": 10.0, "pen": 0.1,
         "vdecay": 0.03, "cdecay": 0.25, "thr": 5.0, "tau": 0.03, "sg": 3.0, "epochs": 12,

@@ -20,7 +20,9 @@ import torch.nn.functional as F
 
 import spikeport  # noqa: F401
 from spikeport.train import slayer_cpu
-from spikeport.train.kws import KwsConfig, build_snn, encode_batch, model_spec, spike_penalty
+from spikeport.train.config import KwsConfig
+from spikeport.train.kws import build_snn, model_spec, spike_penalty
+from spikeport.train.kws_data import encode_batch
 
 
 def _configure(mode: str) -> None:

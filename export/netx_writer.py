@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import h5py
 import numpy as np
@@ -19,8 +19,14 @@ from spikeport.errors import SpikeportError
 
 
 def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, Any] | None = None,
-               input_shape: tuple[int, ...] | None = None) -> None:
+               input_shape: tuple[int, ...] | None = None,
+               check: Callable[[str], list[str]] | None = None) -> None:
     """Export ``blocks`` (SLAYER blocks, in order) to ``path``; atomic.
+
+    ``check``: a validator of netx files (the simulators' own,
+    :func:`spikeport.sim.netx_validate.problems`, given by the caller so that export
+    does not depend on sim) run on the written file before it replaces ``path``; any
+    problem it lists is an error and nothing is written.
 
     ``metadata`` must be JSON-serialisable. ``input_shape``, one timestep's input
     ``(C, H, W)``: netx cannot infer the input of a network that starts with a
@@ -46,8 +52,23 @@ def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, An
             group = h.create_group("layer")
             for i, block in enumerate(lead + blocks):
                 block.export_hdf5(group.create_group(str(i)))
+                _positive_zeros(group[str(i)])
             meta = h.create_group("spikeport")
             meta.attrs["metadata"] = json.dumps(metadata or {}, sort_keys=True)
+        found = check(str(tmp)) if check is not None else []
+        if found:
+            more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+            raise SpikeportError(f"the exported network fails its own check: {found[0].replace(str(tmp), str(path))}"
+                                 + more)
+
+
+def _positive_zeros(layer) -> None:
+    """Rewrite -0.0 weights as 0.0: netx's weight optimiser takes the largest weight's
+    sign from ``np.max`` and fails (NaN exponent) on a layer whose largest weight is -0.0."""
+    for name in ("weight", "weight_rec", "weight/real", "weight/imag"):
+        d = layer.get(name)
+        if isinstance(d, h5py.Dataset) and d.dtype.kind == "f":
+            d[...] = d[()] + 0.0
 
 
 class _InputShape:
@@ -59,11 +80,3 @@ class _InputShape:
     def export_hdf5(self, handle) -> None:
         handle.create_dataset("type", (1,), "S10", [b"input"])
         handle.create_dataset("shape", data=np.array(self.shape))
-
-
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The ``spikeport`` metadata of a netx file ({} for a file from elsewhere)."""
-    with h5py.File(path, "r") as h:
-        if "spikeport" not in h:
-            return {}
-        return json.loads(h["spikeport"].attrs["metadata"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from spikeport.errors import SpikeportError
 from spikeport.export.netx_writer import write_netx
@@ -10,8 +11,10 @@ from spikeport.export.netx_writer import write_netx
 NETX_FORMAT = "spikeport-netx/1"
 
 
-def export_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
-    """Write ``run_dir/model.pt`` as netx HDF5 (default ``run_dir/model.net``), atomically.
+def export_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = None,
+               check: Callable[[str], list[str]] | None = None) -> Path:
+    """Write ``run_dir/model.pt`` as netx HDF5 (default ``run_dir/model.net``), atomically;
+    ``check`` validates the written file first (see :func:`write_netx`).
 
     The file's ``spikeport`` metadata carries what evaluation needs to feed it the
     way training did: classes, feature parameters, encoder, timesteps, input layout
@@ -34,5 +37,5 @@ def export_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = No
         else "(n, T)",
     })
     path = Path(output) if output else run / "model.net"
-    write_netx(net.blocks, path, meta, input_shape=tuple(net.spec["input_shape"]))
+    write_netx(net.blocks, path, meta, input_shape=tuple(net.spec["input_shape"]), check=check)
     return path

@@ -204,9 +204,30 @@ def load_profile(name_or_path: str | os.PathLike) -> ChipProfile:
         else:
             with open(path) as f:
                 data = json.load(f)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise SpikeportError(f"{path}: not valid {path.suffix[1:].upper()} ({e})".replace("\n", " ")) from None
+    except (tomllib.TOMLDecodeError, ValueError, UnicodeDecodeError) as e:  # ValueError: a 5000-digit number
+        raise SpikeportError(f"{path}: not valid {path.suffix[1:].upper()} ({' '.join(str(e).split())[:160]})") \
+            from None
+    except RecursionError:
+        raise SpikeportError(f"{path}: nested too deeply to be a chip profile") from None
+    except OSError as e:
+        raise SpikeportError(f"{path}: cannot read ({e.strerror or e})") from None
     return profile_from_dict(data, str(path))
+
+
+# Upper bounds that catch typos and keep every product finite: 1 uJ per operation,
+# 1000 s per step, 1e15 of any resource (the largest published figures are ~100 pJ,
+# ~10 us and ~1e9)
+FIGURE_MAX = {"pJ": 1e6, "ns": 1e12}
+LIMIT_MAX = 1e15
+# limits below which no network maps (0 cores, 0 neurons per core, 0-bit weights)
+LIMIT_MIN = {"cores_per_chip": 1, "neurons_per_core": 1, "neurons_per_chip": 1, "synapses_per_chip": 1,
+             "synaptic_memory_bytes_per_core": 1, "in_axons_per_core": 1, "out_axons_per_core": 1,
+             "weight_bits": 1, "decay_bits": 1, "threshold_bits": 1}
+
+
+def _brief(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 30 else f"{text[:12]}...({len(text)} digits)"
 
 
 def _figure(where: str, key: str, raw, unit: str, integer: bool) -> Figure:
@@ -232,11 +253,16 @@ def _figure(where: str, key: str, raw, unit: str, integer: bool) -> Figure:
         raise SpikeportError(f"{name}: missing 'value' (write value = \"unknown\" if it is not known)")
     if all(x is None or x == "unknown" for x in (lo, hi)):
         return Figure(None, None, unit, source, note or "unknown")
+    top = FIGURE_MAX[unit] if unit in FIGURE_MAX else LIMIT_MAX
     for x in (lo, hi):
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-            raise SpikeportError(f"{name}: {x!r} is not a number (or \"unknown\")")
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or (isinstance(x, float) and not math.isfinite(x)):
+            raise SpikeportError(f"{name}: {_brief(x)} is not a number (or \"unknown\")")
         if x < 0:
-            raise SpikeportError(f"{name}: negative figure {x}")
+            raise SpikeportError(f"{name}: negative figure {_brief(x)}")
+        if x > top:
+            raise SpikeportError(f"{name}: {_brief(x)} {unit} is beyond any chip (at most {top:g} {unit})")
+        if integer and x < LIMIT_MIN.get(key.split(".")[-1], 0):
+            raise SpikeportError(f"{name}: {_brief(x)} {unit}; allowed: at least {LIMIT_MIN[key.split('.')[-1]]}")
         if integer and float(x) != int(x):
             raise SpikeportError(f"{name}: {x} must be a whole number of {unit}")
     if lo > hi:
@@ -283,6 +309,10 @@ def profile_from_dict(data: dict, where: str = "profile") -> ChipProfile:
     notes = data.get("notes", [])
     if isinstance(notes, str):
         notes = [notes]
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise SpikeportError(f"{where}: notes must be a string or a list of strings")
+    if not isinstance(data.get("description", ""), str):
+        raise SpikeportError(f"{where}: description must be a string")
     return ChipProfile(name.strip(), str(data.get("description", "")), sections["energy"], sections["time"],
                        sections["limits"], None if stand_in is None else str(stand_in).lower(),
                        tuple(str(n) for n in notes), path=where)

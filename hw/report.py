@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 from spikeport.hw import comparison as C
 from spikeport.hw import energy as E
@@ -26,7 +25,7 @@ from spikeport.hw.ann_energy import ann_energy
 from spikeport.hw.figures import HARDWARE_ANCHORS
 from spikeport.hw.mapping import map_network
 from spikeport.hw.profiles import ChipProfile
-from spikeport.hw.report_render import lookup, render_html, render_md  # noqa: F401  (lookup: for tests)
+from spikeport.hw.report_render import render_html, render_md
 
 FORMAT = "spikeport-energy/1"
 PLOTS = {
@@ -84,9 +83,33 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def _write_text(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+TEXT_FILES = ("energy.json", "report.md", "report.html")
+
+
+def output_files(out_dir: str | os.PathLike) -> list[Path]:
+    """Every file :func:`write_report` may write into ``out_dir``."""
+    return [Path(out_dir) / n for n in TEXT_FILES + tuple(PLOTS.values())]
+
+
+def _plots(tmp: Path, doc: dict, raster) -> dict[str, Path]:
+    """The PNGs of ``doc`` written into ``tmp`` (notes for those skipped)."""
+    snn, made = doc["snn"], {}
+    if doc["accuracy_points"]:
+        made["accuracy_energy"] = plots.accuracy_energy(tmp / PLOTS["accuracy_energy"], doc["accuracy_points"])
+    else:
+        doc["plots"]["accuracy_energy_note"] = ("no system with both an accuracy and an energy: plot skipped "
+                                                "(give --data for the SNN's accuracy)")
+    topo_names = [m["name"] for m in doc["mapping"]["layers"]]
+    made["energy_per_layer"] = plots.energy_per_layer(tmp / PLOTS["energy_per_layer"], snn, doc["ann_topology"],
+                                                      topo_names, doc["anns"])
+    made["firing_rate"] = plots.firing_rates(tmp / PLOTS["firing_rate"], snn)
+    if raster is not None:
+        if len(raster) != len(snn["layers"]):
+            raise SpikeportError(f"raster has {len(raster)} layers, the activity {len(snn['layers'])}")
+        made["raster"] = plots.raster(tmp / PLOTS["raster"], raster, [l["name"] for l in snn["layers"]])
+    else:
+        doc["plots"]["raster_note"] = "no spike raster given: plot skipped"
+    return made
 
 
 def write_report(out_dir: str | os.PathLike, net_path: str | os.PathLike, activity: dict, profile: ChipProfile,
@@ -97,32 +120,34 @@ def write_report(out_dir: str | os.PathLike, net_path: str | os.PathLike, activi
     ``out_dir``; returns the ``energy.json`` content (arguments as
     :func:`build_document`; ``raster``: one sample's events per layer
     ``[(neurons..., T), ...]``; ``step_seconds``: real time per timestep, for the
-    N-DNS power proxy)."""
+    N-DNS power proxy). Every file is made in a temporary folder first and moved into
+    ``out_dir`` only when all of them exist: a failure leaves ``out_dir`` as it was."""
+    import shutil
+    import tempfile
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     doc = build_document(net_path, activity, profile, anns, accuracy, check, step_seconds)
-    snn = doc["snn"]
-    made: dict[str, Path] = {}
-    if doc["accuracy_points"]:
-        made["accuracy_energy"] = plots.accuracy_energy(out / PLOTS["accuracy_energy"], doc["accuracy_points"])
-    else:
-        doc["plots"]["accuracy_energy_note"] = ("no system with both an accuracy and an energy: plot skipped "
-                                                "(give --data for the SNN's accuracy)")
-    topo_names = [m["name"] for m in doc["mapping"]["layers"]]
-    made["energy_per_layer"] = plots.energy_per_layer(out / PLOTS["energy_per_layer"], snn, doc["ann_topology"],
-                                                      topo_names, doc["anns"])
-    made["firing_rate"] = plots.firing_rates(out / PLOTS["firing_rate"], snn)
-    if raster is not None:
-        if len(raster) != len(snn["layers"]):
-            raise SpikeportError(f"raster has {len(raster)} layers, the activity {len(snn['layers'])}")
-        made["raster"] = plots.raster(out / PLOTS["raster"], raster, [l["name"] for l in snn["layers"]])
-    else:
-        doc["plots"]["raster_note"] = "no spike raster given: plot skipped"
-    for key in PLOTS:
-        doc["plots"][key] = made[key].name if key in made else None
-    embedded = {k: "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
-                for k, p in made.items()}
-    _write_text(out / "energy.json", json.dumps(doc, indent=1, default=_json_default, allow_nan=False) + "\n")
-    _write_text(out / "report.md", render_md(doc, {k: p.name for k, p in made.items()}))
-    _write_text(out / "report.html", render_html(doc, embedded))
+    try:
+        text = json.dumps(doc, indent=1, default=_json_default, allow_nan=False) + "\n"
+    except ValueError:
+        raise SpikeportError(f"{profile.path or profile.name}: its figures make the energies overflow to "
+                             f"infinity; no report written") from None
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        made = _plots(tmp, doc, raster)
+        for key in PLOTS:
+            doc["plots"][key] = made[key].name if key in made else None
+        embedded = {k: "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+                    for k, p in made.items()}
+        text = json.dumps(doc, indent=1, default=_json_default, allow_nan=False) + "\n"
+        (tmp / "energy.json").write_text(text, encoding="utf-8")
+        (tmp / "report.md").write_text(render_md(doc, {k: p.name for k, p in made.items()}), encoding="utf-8")
+        (tmp / "report.html").write_text(render_html(doc, embedded), encoding="utf-8")
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
+    except OSError as e:
+        raise SpikeportError(f"{out}: cannot write the report ({e.strerror or e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return doc

@@ -224,9 +224,13 @@ def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
 
 
 def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
-    """Every layer of the netx file ``net_path``, in file order (see module doc)."""
+    """Every layer of the netx file ``net_path``, in file order (see module doc), after
+    its validation (:func:`spikeport.sim.netx_validate.validate`)."""
     import h5py
 
+    from spikeport.sim.netx_validate import validate
+
+    validate(net_path)
     try:
         h = h5py.File(net_path, "r")
     except (OSError, ValueError) as e:

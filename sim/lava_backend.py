@@ -8,7 +8,6 @@ RingBuffer sink run of ``T`` steps records them (no shifting).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -57,14 +56,6 @@ def input_port(net):
     return net.inp
 
 
-def network_input_shape(net_path: str | os.PathLike, **netx_options) -> tuple:
-    """Shape (netx order) of the port the external input of ``net_path`` enters."""
-    from spikeport.sim.netx_file import scan_network
-
-    scan_network(net_path, backend="lava", num_layers=netx_options.get("num_layers"))
-    return tuple(int(s) for s in input_port(load_netx(net_path, **netx_options)).shape)
-
-
 # The neuron state NeuroBench calls the membrane, per Lava neuron process (see
 # spikeport.sim.neurons: each class's membrane() holds the same variables).
 MEMBRANE_VAR = {"LIF": ("v",), "LIFReset": ("v",), "Delta": ("act",), "SigmaDelta": ("sigma",),
@@ -78,6 +69,7 @@ def run_lava(
     all_layers: bool = False,
     checked: bool = False,
     membranes: bool = False,
+    watch: bool = False,
     **netx_options,
 ):
     """Run ``spikes`` ``(inputs..., T)`` through the netx network at ``net_path``.
@@ -112,6 +104,8 @@ def run_lava(
         layer.out.connect(sink.a_in)
         sinks.append(sink)
     monitors = _monitors(net.layers, steps) if membranes else []
+    if watch:
+        _watch_workers(net)
     try:
         net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         out = [s.data.get() for s in sinks]
@@ -121,6 +115,31 @@ def run_lava(
         net.stop()
     got = out if all_layers else out[0]
     return (got, states) if membranes else got
+
+
+def _watch_workers(net) -> None:
+    """A daemon thread that reports the first exception of a Lava worker on stderr."""
+    import sys
+    import threading
+    import time
+
+    def poll():
+        while True:
+            rt = getattr(net, "_runtime", None)
+            infra = getattr(rt, "_messaging_infrastructure", None) if rt is not None else None
+            for actor in list(getattr(infra, "actors", []) or []):
+                try:
+                    exc = actor.exception
+                except (OSError, EOFError, ValueError):
+                    continue
+                if exc:
+                    sys.stderr.write(str(exc[1]) if len(exc) > 1 else f"Traceback (most recent call last)\n{exc[0]}")
+                    sys.stderr.write("\n")
+                    sys.stderr.flush()
+                    return
+            time.sleep(0.3)
+
+    threading.Thread(target=poll, daemon=True).start()
 
 
 def _monitors(layers, steps: int) -> list:

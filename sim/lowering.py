@@ -26,7 +26,7 @@ from typing import Iterator
 import numpy as np
 
 from spikeport.errors import SpikeportError
-from spikeport.sim.netx_file import _text
+from spikeport.sim.netx_validate import text as _text
 
 LOWERED_TYPES = ("pool", "dense_comp")
 POOL_REQUIRED = ("shape", "weight", "neuron")

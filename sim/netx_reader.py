@@ -36,18 +36,11 @@ import numpy as np
 from spikeport import fixed_point as fx
 from spikeport.errors import SpikeportError
 from spikeport.sim.network import Layer, Network, Neuron, Synapse, layer_kind
+from spikeport.sim.netx_validate import text
 
-MAX_DELAY = 62                   # netx clamps delays above this (DelayDense max_delay)
 DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 18 - 1}
 OPTIONS = ("num_layers", "skip_layers", "input_message_bits", "input_shape", "reset_interval", "reset_offset",
            "spike_exp")
-
-
-def text(value) -> str:
-    """An HDF5 string field as netx decodes it (first element of an array)."""
-    value = np.asarray(value)
-    v = value.reshape(-1)[0] if value.size else b""
-    return v.decode("ascii", errors="replace") if isinstance(v, bytes) else str(v)
 
 
 def ints(value) -> np.ndarray:
@@ -188,8 +181,8 @@ def _dense_synapse(w: np.ndarray, bits: int, exp: int, graded: bool, out_shape: 
     if delays is not None:
         kind = "delay_dense"
         d = delays.astype(int)
-        # the model only sums delay buckets 0..MAX_DELAY: other weights never arrive
-        w = np.where((d >= 0) & (d <= MAX_DELAY), w, 0)
+        # the model only sums delay buckets 0..fx.MAX_DELAY: other weights never arrive
+        w = np.where((d >= 0) & (d <= fx.MAX_DELAY), w, 0)
         delays = np.where(w != 0, d, 0).astype(np.int64)
     return Synapse(kind, w, exp, delays, in_shape=(int(w.shape[1]),), out_shape=out_shape, graded=graded,
                    num_weight_bits=bits)
@@ -199,8 +192,8 @@ def _delays(f: Fields, weight: np.ndarray, where: str) -> np.ndarray | None:
     if "delay" not in f:
         return None
     d = np.asarray(f["delay"])
-    if d.max(initial=0) > MAX_DELAY:
-        d = np.clip(d, 0, MAX_DELAY)
+    if d.max(initial=0) > fx.MAX_DELAY:
+        d = np.clip(d, 0, fx.MAX_DELAY)
     if np.isscalar(f["delay"]) or d.ndim == 0:
         return d * np.ones_like(weight)
     if d.ndim == 1:

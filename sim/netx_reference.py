@@ -96,7 +96,7 @@ def _block_groups(path, num_layers, skip_layers) -> list[int]:
     layers build none; skipped layers are dropped)."""
     import h5py
 
-    from spikeport.sim.netx_reader import text
+    from spikeport.sim.netx_validate import text
 
     out = []
     with h5py.File(path, "r") as h:

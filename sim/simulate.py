@@ -139,10 +139,6 @@ def _simulate_fast(net: Network, x: np.ndarray, steps: int, counts: bool, record
 
 def _simulate_lava(path: str, x: np.ndarray, steps: int, counts: bool, record: str, progress: bool,
                    netx_options: dict) -> SimResult:
-    from tqdm.auto import tqdm
-
-    from spikeport.sim.lava_backend import run_lava
-
     desc = None
     if counts:
         try:
@@ -153,12 +149,7 @@ def _simulate_lava(path: str, x: np.ndarray, steps: int, counts: bool, record: s
     b = x.shape[0]
     act = Activity(layer_facts(desc), steps, b) if counts else None
     outs, recs = [], []
-    for k in tqdm(range(b), desc="Lava fixed_pt", unit="sample", disable=None if progress else True):
-        got = run_lava(path, x[k], steps=steps, all_layers=all_layers, checked=True, membranes=counts,
-                       **netx_options)
-        if counts:
-            got, states = got
-        layers = [np.rint(g).astype(np.int32) for g in (got if all_layers else [got])]
+    for k, (layers, states) in enumerate(_lava_samples(path, x, steps, all_layers, counts, progress, netx_options)):
         outs.append(layers[-1])
         if record == "all":
             recs.append(layers)
@@ -169,6 +160,43 @@ def _simulate_lava(path: str, x: np.ndarray, steps: int, counts: bool, record: s
     rec = [np.stack([r[i] for r in recs]) for i in range(len(recs[0]))] if record == "all" else None
     latency = desc.latency if desc is not None else _lava_latency(path, netx_options)
     return SimResult(np.stack(outs), rec, act, latency, "lava", steps, str(path))
+
+
+def _lava_samples(path: str, x: np.ndarray, steps: int, all_layers: bool, membranes: bool, progress: bool,
+                  netx_options: dict) -> list[tuple[list[np.ndarray], list[list[np.ndarray]]]]:
+    """Each sample of ``x`` through Lava, under the watchdog (:mod:`spikeport.sim.lava_watchdog`):
+    per sample the recorded layers (int32) and, with ``membranes``, their membrane variables."""
+    import shutil
+
+    from tqdm.auto import tqdm
+
+    from spikeport.sim import lava_watchdog as wd
+    from spikeport.sim.lava_backend import run_lava
+
+    def work(job, report):
+        for k in range(len(x)):
+            got = run_lava(path, x[k], steps=steps, all_layers=all_layers, checked=True, membranes=membranes,
+                           watch=True, **netx_options)
+            got, states = got if membranes else (got, [])
+            layers = [np.rint(g).astype(np.int32) for g in (got if all_layers else [got])]
+            wd.save_arrays(job, f"s{k}_layer", layers)
+            for i, st in enumerate(states):
+                wd.save_arrays(job, f"s{k}_state{i}_", st)
+            report(k)
+
+    with tqdm(total=len(x), desc="Lava fixed_pt", unit="sample", disable=None if progress else True) as bar:
+        job = wd.supervised(work, len(x), steps, str(path), on_progress=bar.update)
+    try:
+        n_layers = len(list(job.glob("s0_layer*.npy")))
+        out = []
+        for k in range(len(x)):
+            layers = wd.load_arrays(job, f"s{k}_layer", n_layers)
+            states = [wd.load_arrays(job, f"s{k}_state{i}_", len(list(job.glob(f"s{k}_state{i}_*.npy"))))
+                      for i in range(n_layers if membranes else 0)]
+            out.append((layers, states))
+        return out
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
 
 
 def _lava_latency(path, netx_options) -> int:
@@ -219,9 +247,27 @@ def simulate(net: str | os.PathLike | Network, x: np.ndarray, *, backend: str = 
     return res
 
 
+def check_result_memory(net: Network, x: np.ndarray, steps: int | None, record: str, counts: bool,
+                        backend: str) -> None:
+    """Refuse, before anything is allocated, a run whose input copy and recorded events
+    ``(batch, neurons, steps)`` int32 would not fit in memory (:mod:`spikeport.memory`)."""
+    from spikeport.memory import check_memory
+
+    batch = x.shape[0] if x.ndim == len(net.input_shape) + 2 else 1
+    steps = int(steps or (x.shape[-1] if x.ndim else 1))
+    sizes = [int(np.prod(l.neuron.shape)) for l in net]
+    kept = sum(sizes) if record == "all" or (counts and backend != "fast") else sizes[-1]
+    if counts and backend != "fast":
+        kept += sum(sizes)          # Lava's membrane records, per sample
+    need = 4.0 * x.size + 4.0 * batch * steps * kept
+    check_memory(need, f"{net.path or 'the network'}: {steps} steps of {batch} sample(s)",
+                 "use fewer --steps or a smaller batch")
+
+
 def _simulate(net, x, backend, steps, counts, record, progress, chunk, input_name, netx_options) -> SimResult:
     if backend == "fast":
         network = _as_network(net, netx_options)
+        check_result_memory(network, np.asarray(x) if not hasattr(x, "shape") else x, steps, record, counts, backend)
         xb, batched = check_input(x, network.input_shape, input_name, network.path or "the network")
         res = _simulate_fast(network, xb, int(steps or xb.shape[-1]), counts, record, progress, chunk)
         res.batched = batched
@@ -232,10 +278,11 @@ def _simulate(net, x, backend, steps, counts, record, progress, chunk, input_nam
         netx_options = {**net.options, **netx_options}
         net = net.path
     path = str(Path(net))
-    from spikeport.sim.lava_backend import network_input_shape
+    from spikeport.sim.netx_reader import read_network
 
-    in_shape = network_input_shape(path, **netx_options)
-    xb, batched = check_input(x, in_shape, input_name, path)
+    described = read_network(path, **netx_options)     # its input port, without importing Lava here
+    check_result_memory(described, np.asarray(x) if not hasattr(x, "shape") else x, steps, record, counts, backend)
+    xb, batched = check_input(x, described.input_shape, input_name, path)
     steps = int(steps or xb.shape[-1])
     if backend == "loihi":
         from spikeport.sim.loihi_backend import run_loihi

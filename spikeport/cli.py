@@ -1,20 +1,20 @@
 """The ``spikeport`` command line: one subcommand per stage, plus ``demo``."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from spikeport import cmd_demo, cmd_eval, cmd_hw, cmd_sim, cmd_train
 from spikeport.errors import SpikeportError
+from spikeport.options import Parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+def build_parser() -> Parser:
+    p = Parser(
         prog="spikeport",
         description="Train SLAYER SNNs, export them to Loihi (netx HDF5), simulate them "
                     "bit-exactly and report their energy against an equivalent ANN.",
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     # each stage registers its own subcommands, in pipeline order
     cmd_train.register(sub)
     cmd_sim.register(sub)
@@ -26,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a one-line option error from Parser
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except SpikeportError as e:

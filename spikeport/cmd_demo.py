@@ -55,19 +55,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     """Add ``demo`` to the ``spikeport`` subparsers ``sub``."""
-    from spikeport.train.config import KwsConfig
+    from spikeport.cmd_train import _int
+    from spikeport.options import integer
+    from spikeport.train.config import CORPUS_KEYS, KwsConfig
 
     s = sub.add_parser("demo", help="whole pipeline on the embedded corpus: train, export, verify, eval, map, report")
     s.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    s.add_argument("--epochs", type=int, default=KwsConfig.epochs, help=f"SNN training epochs (default {KwsConfig.epochs})")
-    s.add_argument("--ann-epochs", type=int, default=KwsConfig.ann_epochs)
+    s.add_argument("--epochs", type=_int("epochs"), default=KwsConfig.epochs, help=f"SNN training epochs (default {KwsConfig.epochs})")
+    s.add_argument("--ann-epochs", type=_int("ann_epochs"), default=KwsConfig.ann_epochs)
     s.add_argument("--reference", choices=["dscnn", "none"], default=KwsConfig.reference,
                    help="reference ANN (DS-CNN) trained beside the SNN, or none")
-    s.add_argument("--reference-epochs", type=int, default=KwsConfig.reference_epochs)
-    s.add_argument("--lava-clips", type=int, default=5, help="test clips to run through Lava and compare")
-    s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")
-    s.add_argument("--corpus-clips", type=int, default=None, help="embedded corpus: clips per command word")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--reference-epochs", type=_int("reference_epochs"), default=KwsConfig.reference_epochs)
+    s.add_argument("--lava-clips", type=integer(1, 1000), default=5, help="test clips to run through Lava and compare")
+    s.add_argument("--limit", type=_int("limit"), default=None, help="at most N clips per split (quick runs)")
+    s.add_argument("--corpus-clips", type=integer(*CORPUS_KEYS["clips_per_word"]), default=None, help="embedded corpus: clips per command word")
+    s.add_argument("--seed", type=_int("seed"), default=0)
     s.add_argument("--force", action="store_true", help="rerun every stage")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=_cmd_demo)

@@ -7,12 +7,15 @@ import json
 from pathlib import Path
 
 from spikeport.errors import SpikeportError
+from spikeport.options import integer
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from spikeport.atomic import atomic_path
+    from spikeport.atomic import atomic_path, check_output
     from spikeport.evaluate import evaluate_network
 
+    if args.json:
+        check_output(args.json, [args.net], what="--json file")
     if not Path(args.data).is_dir():
         raise SpikeportError(f"--data {args.data}: no such folder")
     r = evaluate_network(args.net, args.data, split=args.split, limit=args.limit, backend=args.backend,
@@ -31,8 +34,12 @@ def _cmd_eval(args: argparse.Namespace) -> int:
           f"Effective_MACs {so['Effective_MACs']:,.0f}, Dense {so['Dense']:,.0f}, MembraneUpdates "
           + ("unknown" if nb["MembraneUpdates"] is None else f"{nb['MembraneUpdates']:,.0f}")
           + f", ConnectionSparsity {nb['ConnectionSparsity']:.4f}, ParameterCount {nb['ParameterCount']:,}")
-    worst = sorted(r["per_class_accuracy"].items(), key=lambda kv: kv[1])[:3]
+    scored = [(c, a) for c, a in r["per_class_accuracy"].items() if a is not None]
+    worst = sorted(scored, key=lambda kv: kv[1])[:3]
     print("lowest classes: " + ", ".join(f"{c} {a:.2f}" for c, a in worst))
+    absent = [c for c, a in r["per_class_accuracy"].items() if a is None]
+    if absent:
+        print(f"no clips in this split: {', '.join(absent)}")
     if args.json:
         print(f"results: {args.json}")
     return 0
@@ -46,8 +53,8 @@ def register(sub) -> None:
     s.add_argument("--backend", choices=["fast", "lava", "loihi"], default="fast",
                    help="loihi: Loihi2HwCfg on a Loihi system (needs the lava-loihi extension)")
     s.add_argument("--split", choices=["train", "validation", "test"], default="test")
-    s.add_argument("--limit", type=int, default=None, help="at most N clips (a seeded random subset)")
-    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--limit", type=integer(1), default=None, help="at most N clips (a seeded random subset)")
+    s.add_argument("--batch-size", type=integer(1, 65_536), default=128)
     s.add_argument("--json", default=None, help="write accuracy, confusion and activity counts here")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=_cmd_eval)

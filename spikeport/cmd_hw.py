@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from spikeport.errors import SpikeportError
+from spikeport.options import integer, number
 
 CHIP_HELP = "chip: loihi1, loihi2 or a profile file (.toml/.json); default loihi2"
 
@@ -19,10 +20,12 @@ def _net(path: str) -> Path:
 
 
 def _cmd_map(args: argparse.Namespace) -> int:
-    from spikeport.atomic import atomic_path
+    from spikeport.atomic import atomic_path, check_output
     from spikeport.hw.mapping import format_mapping, map_network
     from spikeport.hw.profiles import load_profile
 
+    if args.json:
+        check_output(args.json, [args.net, args.chip], what="--json file")
     mp = map_network(_net(args.net), load_profile(args.chip))
     print(format_mapping(mp))
     if args.json:
@@ -64,13 +67,17 @@ def _report_from_data(args, net: Path) -> tuple[dict, dict, list]:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    from spikeport.atomic import check_output
     from spikeport.hw.activity import count_activity, load_activity
     from spikeport.hw.profiles import load_profile
     from spikeport.hw.report import write_report
 
+    from spikeport.hw.report import output_files
+
     net = _net(args.net)
+    inputs = [args.net, args.input, args.activity, args.chip] + list(args.ann or [])
+    for f in output_files(args.output):
+        check_output(f, inputs, what="report file")
     profile = load_profile(args.chip)
     if args.backend == "loihi":
         from spikeport.sim.loihi_backend import require_loihi
@@ -90,10 +97,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     elif args.activity is not None:
         activity = load_activity(args.activity)
     else:
-        try:
-            x = np.load(args.input, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e:
-            raise SpikeportError(f"{args.input}: cannot read as a .npy array ({' '.join(str(e).split())})") from None
+        from spikeport.arrays import load_array
+
+        x = load_array(args.input)
         activity, raster = count_activity(net, x, backend=args.backend, progress=not args.quiet,
                                           input_name=args.input)
     doc = write_report(args.output, net, activity, profile, anns=anns, accuracy=accuracy, raster=raster,
@@ -124,7 +130,7 @@ def register(sub) -> None:
     src.add_argument("--activity", help="activity counts JSON (spikeport-activity/1) measured earlier")
     src.add_argument("--data", help="dataset folder (Speech Commands layout) for a network spikeport exported")
     s.add_argument("--split", choices=["train", "validation", "test"], default="test", help="with --data")
-    s.add_argument("--limit", type=int, default=None, help="with --data: at most N clips")
+    s.add_argument("--limit", type=integer(1), default=None, help="with --data: at most N clips")
     s.add_argument("--ann", action="append", metavar="ANN",
                    help="an ANN to compare with: a spikeport-ann/1 JSON file, or a training run folder (its "
                         "ann.json and reference_ann.json); repeatable")
@@ -132,7 +138,7 @@ def register(sub) -> None:
     s.add_argument("--backend", choices=["fast", "lava", "loihi"], default="fast",
                    help="what runs the network (default fast; fast and lava are bit-exact). loihi: accuracy "
                         "from the chip (needs lava-loihi), activity counts from the fast simulator")
-    s.add_argument("--step-seconds", type=float, default=None,
+    s.add_argument("--step-seconds", type=number(0.0, 3600.0, lo_open=True), default=None,
                    help="real time per timestep (s), for the N-DNS power proxy in ops/s")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("-o", "--output", required=True, help="output folder")

@@ -6,34 +6,27 @@ import json
 from pathlib import Path
 
 from spikeport.errors import SpikeportError
-
-
-def _load_input(path: str):
-    import numpy as np
-
-    try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        msg = " ".join(str(e).split())
-        raise SpikeportError(f"{path}: cannot read as a .npy array ({msg})") from None
+from spikeport.options import integer
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from spikeport.atomic import atomic_path
+    from spikeport.arrays import load_array
+    from spikeport.atomic import atomic_path, check_output
     from spikeport.sim import simulate
 
     net = Path(args.net)
     if not net.is_file():
         raise SpikeportError(f"{net}: no such network file")
-    if args.counts and Path(args.counts).resolve() == Path(args.output).resolve():
-        raise SpikeportError(f"--counts and -o name the same file ({args.output})")
+    check_output(args.output, [args.net, args.input], what="output (-o)")
+    if args.counts:
+        check_output(args.counts, [args.net, args.input, args.output], what="--counts file")
     if args.backend == "loihi":
         from spikeport.sim.loihi_backend import require_loihi
 
         require_loihi()   # say what is missing before reading anything
-    x = _load_input(args.input)
+    x = load_array(args.input)
     options = {} if args.num_layers is None else {"num_layers": args.num_layers}
     res = simulate(net, x, backend=args.backend, steps=args.steps, counts=bool(args.counts),
                    progress=args.progress, input_name=args.input, **options)
@@ -55,6 +48,19 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from spikeport.sim.netx_validate import problems, read_layers
+
+    found = problems(args.net)
+    for line in found:
+        print(line)
+    if found:
+        print(f"{len(found)} problem{'s' if len(found) != 1 else ''} in {args.net}")
+        return 2
+    print(f"ok: {args.net} ({len(read_layers(args.net))} layers, every field as netx 0.6 and the chip accept it)")
+    return 0
+
+
 def register(sub) -> None:
     """Add ``sim`` to the ``spikeport`` subparsers ``sub``."""
     s = sub.add_parser("sim", help="run a netx HDF5 network on an input array (Lava fixed_pt, fast, or Loihi 2)",
@@ -66,9 +72,9 @@ def register(sub) -> None:
     s.add_argument("--backend", choices=["lava", "fast", "loihi"], default="lava",
                    help="lava: Lava's fixed_pt CPU simulator (reference); fast: spikeport's batched "
                         "bit-exact re-implementation; loihi: Loihi 2 hardware (needs lava-loihi)")
-    s.add_argument("--steps", type=int, default=None,
+    s.add_argument("--steps", type=integer(1, 2 ** 31 - 1), default=None,
                    help="timesteps to run (default: T of the input; the input repeats beyond T)")
-    s.add_argument("--num-layers", type=int, default=None,
+    s.add_argument("--num-layers", type=integer(1, 10_000), default=None,
                    help="run only the first N layers of the file (netx's num_layers)")
     s.add_argument("-o", "--output", required=True,
                    help=".npy file for the output layer's events (outputs..., T), int32; float32 group means "
@@ -76,3 +82,9 @@ def register(sub) -> None:
     s.add_argument("--counts", default=None, help="also write activity counts (spikeport-activity/1 JSON) here")
     s.add_argument("--progress", action="store_true", help="show a progress bar")
     s.set_defaults(func=_cmd_sim)
+
+    c = sub.add_parser("check", help="check every field of a netx HDF5 network (exit status 2 on any problem)",
+                       description="List every problem of a netx file: missing, mistyped, non-finite or "
+                                   "out-of-range fields, shapes that do not chain, fields netx would ignore.")
+    c.add_argument("net", help="netx HDF5 network file")
+    c.set_defaults(func=_cmd_check)

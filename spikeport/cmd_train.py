@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from spikeport.errors import SpikeportError
+from spikeport.options import integer, number
 
 
 def _encoder_params(items: list[str]) -> dict:
@@ -41,14 +42,7 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
                     tail=args.tail, augment=Augment().to_json() if args.augment else {},
                     dropout=args.dropout, label_smoothing=args.label_smoothing, ema=args.ema,
                     weight_decay=args.weight_decay)
-    if cfg.tail < 0:
-        raise SpikeportError(f"--tail {cfg.tail}: must be 0 or more timesteps")
-    for flag, value in (("--dropout", cfg.dropout), ("--label-smoothing", cfg.label_smoothing),
-                        ("--ema", cfg.ema)):
-        if not 0.0 <= value < 1.0:
-            raise SpikeportError(f"{flag} {value}: must be in [0, 1)")
-    if cfg.weight_decay < 0:
-        raise SpikeportError(f"--weight-decay {cfg.weight_decay}: must be 0 or more")
+    cfg.validate("options")
     encoded_shape(cfg.encoder, (1, 3, 40, 101), **cfg.encoder_params)  # validate the encoder early
     s = train_kws(cfg, args.out, resume=args.resume, progress=not args.quiet)
     if not s:      # a non-zero rank under torchrun
@@ -67,16 +61,36 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from spikeport.atomic import check_output
     from spikeport.export import export_run
 
-    path = export_run(args.run, args.output)
+    out = Path(args.output) if args.output else Path(args.run) / "model.net"
+    check_output(out, [Path(args.run) / n for n in ("model.pt", "checkpoint.pt", "config.json", "ann.pt", "ann.json",
+                                                     "reference_ann.pt", "reference_ann.json", "summary.json",
+                                                     "metrics.json")], what="exported network (-o)")
+    from spikeport.sim.netx_validate import problems
+
+    path = export_run(args.run, args.output, check=problems)
     print(f"exported {path}")
     return 0
 
 
+def _int(name: str):
+    from spikeport.train.config import INT_LIMITS
+
+    return integer(*INT_LIMITS[name])
+
+
+def _num(name: str):
+    from spikeport.train.config import FLOAT_LIMITS
+
+    lo, hi, lo_open, hi_open = FLOAT_LIMITS[name]
+    return number(lo, hi, lo_open, hi_open)
+
+
 def register(sub) -> None:
     """Add ``train`` and ``export`` to the ``spikeport`` subparsers ``sub``."""
-    from spikeport.train.config import KwsConfig
+    from spikeport.train.config import CORPUS_KEYS, KwsConfig
 
     d = KwsConfig()
     t = sub.add_parser("train", help="train a spiking network (spikeport train kws ...)")
@@ -92,35 +106,35 @@ def register(sub) -> None:
     s.add_argument("--encoder-param", action="append", metavar="NAME=VALUE",
                    help="encoder parameter, e.g. threshold=0.3 (repeatable)")
     s.add_argument("--no-delays", action="store_true", help="no learnable axonal delays")
-    s.add_argument("--tail", type=int, default=d.tail,
+    s.add_argument("--tail", type=_int("tail"), default=d.tail,
                    help="timesteps of no input after each clip, so late words are answered inside the "
                         f"readout window (default {d.tail})")
     s.add_argument("--augment", action="store_true",
                    help="perturb training clips: +-1 mel band shift, level offset, noise (train/augment.py)")
-    s.add_argument("--dropout", type=float, default=d.dropout,
+    s.add_argument("--dropout", type=_num("dropout"), default=d.dropout,
                    help="probability of silencing an input or hidden neuron for a whole clip while "
                         f"training (SLAYER neuron dropout; default {d.dropout:g})")
-    s.add_argument("--label-smoothing", type=float, default=d.label_smoothing,
+    s.add_argument("--label-smoothing", type=_num("label_smoothing"), default=d.label_smoothing,
                    help=f"cross-entropy label smoothing (default {d.label_smoothing:g})")
-    s.add_argument("--ema", type=float, default=d.ema,
+    s.add_argument("--ema", type=_num("ema"), default=d.ema,
                    help="validate, test and save an exponential moving average of the weights with this "
                         f"per-step decay; 0: the last weights (default {d.ema:g})")
-    s.add_argument("--weight-decay", type=float, default=d.weight_decay,
+    s.add_argument("--weight-decay", type=_num("weight_decay"), default=d.weight_decay,
                    help=f"AdamW weight decay, not on delays (default {d.weight_decay:g})")
-    s.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
-    s.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    s.add_argument("--lr", type=float, default=d.lr, help=f"Adam(W) learning rate, cosine-annealed (default {d.lr:g})")
-    s.add_argument("--ann-epochs", type=int, default=d.ann_epochs, help=f"ANN twin epochs (default {d.ann_epochs})")
+    s.add_argument("--epochs", type=_int("epochs"), default=d.epochs, help=f"default {d.epochs}")
+    s.add_argument("--batch-size", type=_int("batch_size"), default=d.batch_size, help=f"default {d.batch_size}")
+    s.add_argument("--lr", type=_num("lr"), default=d.lr, help=f"Adam(W) learning rate, cosine-annealed (default {d.lr:g})")
+    s.add_argument("--ann-epochs", type=_int("ann_epochs"), default=d.ann_epochs, help=f"ANN twin epochs (default {d.ann_epochs})")
     s.add_argument("--reference", choices=["dscnn", "none"], default=d.reference,
                    help="reference ANN over the whole spectrogram, trained on the same features and splits: "
                         f"dscnn (DS-CNN-S, Zhang et al. 2017) or none (default {d.reference})")
-    s.add_argument("--reference-epochs", type=int, default=d.reference_epochs,
+    s.add_argument("--reference-epochs", type=_int("reference_epochs"), default=d.reference_epochs,
                    help=f"reference ANN epochs (default {d.reference_epochs})")
-    s.add_argument("--limit", type=int, default=None, help="at most N clips per split (quick runs)")
-    s.add_argument("--corpus-clips", type=int, default=None,
+    s.add_argument("--limit", type=_int("limit"), default=None, help="at most N clips per split (quick runs)")
+    s.add_argument("--corpus-clips", type=integer(*CORPUS_KEYS["clips_per_word"]), default=None,
                    help="embedded corpus: clips per command word")
     s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_int("seed"), default=0)
     s.add_argument("--out", default="runs/kws", help="run folder (default runs/kws)")
     s.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
     s.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -20,21 +20,34 @@ from spikeport.errors import SpikeportError
 
 
 def network_metadata(net_path: str | os.PathLike) -> dict[str, Any]:
-    """The export metadata of ``net_path``; a clear error when it has none."""
-    from spikeport.export import read_metadata
+    """The validated export metadata of ``net_path``
+    (:func:`spikeport.export.check_metadata`; ``features`` as ``FeatureParams``) after
+    the file's own validation; its classes must match the output neurons."""
+    from spikeport.export import check_metadata, read_metadata
+    from spikeport.sim.netx_file import SIM_TYPES, scan_network
 
     path = Path(net_path)
     if not path.is_file():
         raise SpikeportError(f"{path}: no such network file")
-    try:
-        meta = read_metadata(path)
-    except OSError as e:
-        raise SpikeportError(f"{path}: cannot read as HDF5 ({e})") from None
-    missing = [k for k in ("features", "norm", "encoder", "classes", "spec") if k not in meta]
-    if missing:
-        raise SpikeportError(f"{path}: no spikeport training metadata ({', '.join(missing)} missing); "
-                             f"evaluate it on arrays with --input instead of --data")
+    entries = scan_network(path, supported=SIM_TYPES + ("average",))
+    meta = check_metadata(read_metadata(path), str(path))
+    outputs = entries[-1].size
+    if outputs is not None and outputs != len(meta["classes"]):
+        raise SpikeportError(f"{path}: metadata classes name {len(meta['classes'])} classes, the output "
+                             f"layer has {outputs} neurons")
     return meta
+
+
+def _same_classes(found: list[str], expected: list[str], where: str) -> None:
+    if found == expected:
+        return
+    if sorted(found) == sorted(expected):
+        raise SpikeportError(f"{where}: the same {len(found)} classes in another order than the network's "
+                             f"(dataset: {', '.join(found)}; network: {', '.join(expected)})")
+    extra, missing = sorted(set(found) - set(expected)), sorted(set(expected) - set(found))
+    raise SpikeportError(f"{where}: its classes differ from the network's"
+                         + (f"; not in the network: {', '.join(extra)}" if extra else "")
+                         + (f"; missing here: {', '.join(missing)}" if missing else ""))
 
 
 def dataset_inputs(meta: dict, data_dir: str | os.PathLike, split: str = "test", limit: int | None = None,
@@ -54,13 +67,13 @@ def dataset_inputs(meta: dict, data_dir: str | os.PathLike, split: str = "test",
 
     seed = meta.get("seed", 0) if seed is None else seed
     s = load_split(data_dir, split, task=meta.get("kws_task", "12"), seed=seed)
-    if list(s.classes) != list(meta["classes"]):
-        raise SpikeportError(f"{data_dir}: its classes ({len(s.classes)}) differ from the network's "
-                             f"({len(meta['classes'])})")
+    _same_classes(list(s.classes), list(meta["classes"]), str(data_dir))
     if limit is not None and len(s.clips) > limit:
         pick = np.sort(np.random.default_rng(seed).choice(len(s.clips), limit, replace=False))
         s = dataclasses.replace(s, clips=tuple(s.clips[i] for i in pick))
-    params = FeatureParams(**meta["features"])
+    params = meta["features"]
+    if not isinstance(params, FeatureParams):
+        params = FeatureParams.from_json(params, "metadata features")
     cache = Path(cache_dir) if cache_dir else default_cache_dir() / "features"
     feats, labels, _ = compute_features(s, params, cache_dir=cache, progress=progress)
     feats = normalize(feats, meta["norm"])
@@ -113,7 +126,9 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
         "network": str(net_path), "data": str(data_dir), "split": split, "clips": int(len(x)),
         "backend": backend, "timesteps": int(x.shape[-1]), "classes": classes,
         "accuracy": accuracy, "neurobench": snn_metrics(net_path, counts, accuracy),
-        "per_class_accuracy": {c: float(confusion[i, i] / max(confusion[i].sum(), 1)) for i, c in enumerate(classes)},
+        # None for a class with no clip in this split: no accuracy to speak of
+        "per_class_accuracy": {c: float(confusion[i, i] / confusion[i].sum()) if confusion[i].sum() else None
+                               for i, c in enumerate(classes)},
         "confusion": confusion.tolist(), "per_inference": per_inf, "activity": counts,
         "predictions": pred.tolist(), "labels": labels.tolist(),
     }

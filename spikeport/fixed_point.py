@@ -6,7 +6,9 @@ quantization hooks that training puts on SLAYER blocks are
 Scales (what one integer step means):
 
 * weights: ``WEIGHT_SCALE`` (64) steps per 1.0, stored as even integers in
-  ``[-512, 510]`` (an 8-bit mantissa whose exponent netx picks on load);
+  ``[-256, 254]``: an 8-bit signed mantissa times 2, what netx loads unchanged
+  whatever the layer's sign mode (beyond it netx clips mixed-sign layers and
+  zeroes single-sign ones, see :func:`netx_weight_bits`);
 * neuron state ``u`` (current) and ``v`` (voltage): ``STATE_SCALE`` (4096) steps
   per 1.0; synaptic input and thresholds are shifted left by 6 bits on the chip;
 * decays: 12-bit integers, ``decay = round(fraction * 4096)``, applied as
@@ -32,8 +34,16 @@ UV_BITS = 24                    # u and v are 24-bit registers
 UV_LIMIT = 1 << (UV_BITS - 1)
 WEIGHT_BITS = 8
 INPUT_LIMIT = 64.0              # analog input current clipped to +-64 weight units (a_in +-4096)
-WEIGHT_LO = -2 * (1 << WEIGHT_BITS)            # the exported weight grid: even integers in [-512, 510]
-WEIGHT_HI = 2 * ((1 << WEIGHT_BITS) - 1)
+WEIGHT_LO = -(1 << WEIGHT_BITS)                # the exported weight grid: even integers in [-256, 254]
+WEIGHT_HI = (1 << WEIGHT_BITS) - 2
+# integer dense weights netx's optimize_weight_bits keeps as they are: [-256, 255] when
+# every weight has one sign, at most NETX_MIXED_MAX beside negative weights
+NETX_WEIGHT_RANGE = (-(1 << WEIGHT_BITS), (1 << WEIGHT_BITS) - 1)
+NETX_MIXED_MAX = (1 << WEIGHT_BITS) - 2
+MAX_DELAY = 62                  # axonal delays netx keeps (DelayDense's max_delay; it clamps larger ones)
+VTH_BITS = 17                   # threshold mantissa bits of Lava's LIF (and Loihi)
+VTH_MAX = (1 << VTH_BITS) - 1
+BIAS_BITS = 13                  # LIF bias mantissa, signed
 
 
 def input_current(x) -> np.ndarray:

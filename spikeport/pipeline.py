@@ -8,7 +8,6 @@ holds and its outputs exist; ``force`` reruns everything.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -18,7 +17,6 @@ from typing import Any, Callable
 import numpy as np
 
 from spikeport.atomic import atomic_path
-from spikeport.errors import SpikeportError
 
 
 def _stamp(paths: list[Path]) -> list:
@@ -109,21 +107,23 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
     that is also written to ``out/demo.json``."""
     from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
     from spikeport.export import export_run
+    from spikeport.sim.netx_validate import problems
     from spikeport.hw.mapping import map_network
     from spikeport.hw.profiles import load_profile
     from spikeport.hw.report import write_report
-    from spikeport.train.corpus import MANIFEST, build_corpus
-    from spikeport.train.kws import KwsConfig, default_cache_dir, train_kws
+    from spikeport.train.corpus import MANIFEST, build_corpus, corpus_root
+    from spikeport.train.config import KwsConfig, default_cache_dir
+    from spikeport.train.kws import train_kws
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     stages = _Stages(out, force)
     corpus = dict(corpus or {})
-    root = cache / "corpus"
+    root = corpus_root(cache, **corpus)
 
     stages.run("corpus", {"corpus": corpus, "seed": seed}, [], [root / MANIFEST],
-               lambda: build_corpus(root, seed=seed, progress=progress, **corpus))
+               lambda: build_corpus(root, progress=progress, **corpus))
     cfg = KwsConfig(epochs=epochs, ann_epochs=ann_epochs, reference=reference, reference_epochs=reference_epochs,
                     corpus=corpus, seed=seed, limit=limit)
 
@@ -140,7 +140,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
     anns = [out / "ann.json"] + ([out / "reference_ann.json"] if cfg.reference != "none" else [])
     stages.run("train", cfg.to_json(), [], [out / "model.pt", *anns, out / "summary.json"], train)
     net_path = out / "model.net"
-    stages.run("export", {}, [out / "model.pt"], [net_path], lambda: export_run(out, net_path))
+    stages.run("export", {}, [out / "model.pt"], [net_path], lambda: export_run(out, net_path, check=problems))
     meta = network_metadata(net_path)
 
     def verify():

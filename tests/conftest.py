@@ -44,11 +44,14 @@ SMALL_CORPUS = {"clips_per_word": 12, "clips_per_unknown": 4}
 @pytest.fixture(scope="session")
 def kws_cache(tmp_path_factory) -> Path:
     """A cache folder holding the small corpus (built once per session)."""
-    from spikeport.train.corpus import build_corpus
+    from spikeport.train.corpus import build_corpus, corpus_root
 
     cache = tmp_path_factory.mktemp("kws-cache")
-    build_corpus(cache / "corpus", seed=0, progress=False, **SMALL_CORPUS)
+    build_corpus(corpus_root(cache, **SMALL_CORPUS), progress=False, **SMALL_CORPUS)
     return cache
+
+
+
 
 
 def _train_and_export(out: Path, cache: Path, **cfg) -> Path:

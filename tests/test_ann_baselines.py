@@ -41,7 +41,7 @@ def test_int8_network_is_integer_arithmetic():
         assert torch.equal(w, torch.round(w)) and w.abs().max() <= 127
     seen = []
     hooks = [m.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0])) for m in convs]
-    out = q(torch.randn(4, 3, 12, 20).double())
+    q(torch.randn(4, 3, 12, 20).double())
     for h in hooks:
         h.remove()
     # every layer's input is an integer in its 8-bit range: uint8 after ReLU, int8 for the signed features

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from spikeport.train.augment import NO_AUGMENT, Augment, augment, shift_bands
-from spikeport.train.kws import encode_features
+from spikeport.train.encoders import encode_features
 
 
 def _feats(n=3, bands=6, frames=5, seed=0):

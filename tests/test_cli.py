@@ -66,11 +66,13 @@ def test_loihi_backend_unavailable_is_one_clear_line(cmd, digits_slice, tmp_path
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--tail", "-1"], "--tail -1: must be 0 or more timesteps"),
-    (["--dropout", "1.5"], "--dropout 1.5: must be in [0, 1)"),
-    (["--label-smoothing", "1"], "--label-smoothing 1.0: must be in [0, 1)"),
-    (["--ema", "-0.1"], "--ema -0.1: must be in [0, 1)"),
-    (["--weight-decay", "-1"], "--weight-decay -1.0: must be 0 or more"),
+    (["--tail", "-1"], "argument --tail: -1 is out of range: must be in [0, 1000]"),
+    (["--tail", "ten"], "argument --tail: 'ten' is not an integer"),
+    (["--dropout", "1.5"], "argument --dropout: 1.5 is out of range: must be in [0.0, 1.0)"),
+    (["--lr", "nan"], "argument --lr: 'nan' is not a finite number"),
+    (["--label-smoothing", "1"], "argument --label-smoothing: 1 is out of range: must be in [0.0, 1.0)"),
+    (["--ema", "-0.1"], "argument --ema: -0.1 is out of range: must be in [0.0, 1.0)"),
+    (["--weight-decay", "-1"], "argument --weight-decay: -1 is out of range"),
     (["--data", "no/such/folder"], "--data no/such/folder: no such folder"),
 ])
 def test_train_kws_bad_options_fail_before_training(args, message, tmp_path, capsys):

@@ -10,14 +10,14 @@ import textwrap
 
 import torch
 
-from spikeport.train.corpus import build_corpus
+from spikeport.train.corpus import build_corpus, corpus_root
 
 CORPUS = {"clips_per_word": 6, "clips_per_unknown": 2}
 
 
 def test_two_ranks_train_one_model(tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "run"
-    build_corpus(cache / "corpus", seed=0, progress=False, **CORPUS)  # once, before the ranks start
+    build_corpus(corpus_root(cache, **CORPUS), progress=False, **CORPUS)  # once, before the ranks start
     script = tmp_path / "ddp_train.py"
     script.write_text(textwrap.dedent(f"""
         import os, torch

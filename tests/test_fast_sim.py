@@ -172,5 +172,5 @@ def test_average_readout_rules(tmp_path):
     write_network(path, [{"type": "input", "shape": [4], "neuron": cuba},
                          {"type": "average", "shape": [2, 1, 1]},
                          {"type": "dense", "weight": np.ones((2, 4), int) * 50, "neuron": cuba}])
-    with pytest.raises(SpikeportError, match="layer 1 is an 'average' readout but not the last layer"):
+    with pytest.raises(SpikeportError, match=r"layer 1 \(average\): 'type' is 'average' but not the last layer"):
         simulate(path, np.ones((4, 5), np.int32))

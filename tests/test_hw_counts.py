@@ -2,6 +2,7 @@
 MACs; and the mapping of small netx files onto Loihi, limits exceeded included."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -13,6 +14,7 @@ from spikeport.cli import main
 from spikeport.hw.ann_description import ann_layers
 from spikeport.hw.ann_energy import ann_energy
 from spikeport.hw.comparison import topology_description
+from spikeport.hw import figures as F
 from spikeport.hw.mapping import map_network
 from spikeport.hw.profiles import load_profile
 from spikeport.hw.topology import compute_layers, read_topology, weight_bits
@@ -170,9 +172,9 @@ def test_mapping_counts_cores_and_finds_every_exceeded_limit(tmp_path):
     write_h5(tmp_path / "big.net", [
         {"type": "input", "shape": [5000]},
         {"type": "dense", "shape": [10], "weight": big_in.astype(np.float32), "neuron": CUBA,
-         "delay": np.full(10, 70.0, np.float32)},
+         "delay": np.full(10, 55.0, np.float32)},
         {"type": "dense", "shape": [3000], "weight": wide.astype(np.float32),
-         "neuron": {"type": "CUBA", "vThMant": 200_000}},
+         "neuron": {"type": "CUBA", "vThMant": 100_000}},
     ])
     l1 = map_network(tmp_path / "big.net", load_profile("loihi1"))
     assert not l1.fits
@@ -181,8 +183,6 @@ def test_mapping_counts_cores_and_finds_every_exceeded_limit(tmp_path):
     assert (e.value, e.allowed, e.amount) == (5000, 4096, 904)
     e = found[("layer1", "weight_bits")]
     assert (e.value, e.allowed, e.amount) == (9, 8, 1)
-    e = found[("layer2", "threshold_bits")]
-    assert (e.value, e.allowed) == (18, 17)                     # 200,000 needs 18 bits
     assert ("layer1", "max_delay") not in found                 # unknown for Loihi 1: not checked
     assert "max_delay" in l1.unchecked
     # layer2: 3000 neurons -> ceil(3000 / 1024) = 3 cores; memory 30,000 synapses x 6 bits fits
@@ -191,10 +191,36 @@ def test_mapping_counts_cores_and_finds_every_exceeded_limit(tmp_path):
 
     l2 = map_network(tmp_path / "big.net", load_profile("loihi2"))
     found = {(e.layer, e.limit): e for e in l2.exceeded}
-    e = found[("layer1", "max_delay")]
-    assert (e.value, e.allowed, e.amount) == (70, 62, 8)
+    assert ("layer1", "max_delay") not in found and ("layer2", "threshold_bits") not in found
     assert ("layer1", "in_axons_per_core") not in found          # unknown for Loihi 2
     assert [m.cores for m in l2.layers] == [1, 1]
+    # a smaller chip: delays up to 31 steps and 16-bit thresholds
+    small = dataclasses.replace(load_profile("loihi2"), limits={
+        **load_profile("loihi2").limits, "max_delay": F.value(31, "timesteps", "test chip"),
+        "threshold_bits": F.value(16, "bits", "test chip")})
+    found = {(e.layer, e.limit): e for e in map_network(tmp_path / "big.net", small).exceeded}
+    e = found[("layer1", "max_delay")]
+    assert (e.value, e.allowed, e.amount) == (55, 31, 24)
+    e = found[("layer2", "threshold_bits")]
+    assert (e.value, e.allowed) == (17, 16)                     # 100,000 needs 17 bits
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("delay", 70.0, "layer 1 (dense): 'delay' holds 70; allowed: integers in [0, 62]"),
+    ("vThMant", 200_000, "layer 1 (dense): 'neuron/vThMant' holds 200000; allowed: integers in [0, 131071]"),
+])
+def test_mapping_refuses_what_netx_cannot_represent(tmp_path, capsys, field, value, message):
+    """Delays netx clamps and thresholds beyond Lava's 17 bits are bad files, not limits."""
+    layer = {"type": "dense", "shape": [4], "weight": np.full((4, 3), 2.0, np.float32), "neuron": dict(CUBA)}
+    if field == "delay":
+        layer["delay"] = np.full(4, value, np.float32)
+    else:
+        layer["neuron"][field] = value
+    write_h5(tmp_path / "bad.net", [{"type": "input", "shape": [3]}, layer])
+    assert main(["hw", "map", str(tmp_path / "bad.net"), "--json", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.json").exists()
 
 
 def test_memory_decides_cores(tmp_path):
@@ -220,19 +246,20 @@ def test_cli_hw_map(tmp_path, capsys):
     data = json.loads(out_json.read_text())
     assert data["fits"] and data["layers"][0]["synapses"] == 12 and data["cores"] == 1
 
-    w = np.full((3, 4), 1023.0, np.float32)
+    w = np.full((3, 4), 197.0, np.float32)                     # odd beside negative weights: 9 bits
+    w[0] = -197
     write_h5(tmp_path / "bad.net", [{"type": "input", "shape": [4]},
                                     {"type": "dense", "shape": [3], "weight": w, "neuron": CUBA}])
     assert main(["hw", "map", str(tmp_path / "bad.net"), "--chip", "loihi2"]) == 1
     out = capsys.readouterr().out
-    assert "DOES NOT FIT" in out and "layer1: weight_bits needs 10 bits, the chip allows 8 (over by 2)" in out
+    assert "DOES NOT FIT" in out and "layer1: weight_bits needs 9 bits, the chip allows 8 (over by 1)" in out
 
     assert main(["hw", "map", str(tmp_path / "none.net")]) == 2
     assert "none.net: no such network file" in capsys.readouterr().err
     (tmp_path / "junk.net").write_text("not hdf5")
     assert main(["hw", "map", str(tmp_path / "junk.net")]) == 2
     err = capsys.readouterr().err
-    assert "junk.net: cannot read as a netx HDF5 file" in err and err.count("\n") == 1
+    assert "junk.net: not an HDF5 file (netx networks are HDF5)" in err and err.count("\n") == 1
 
 
 def test_ann_macs_equal_hand_counts():

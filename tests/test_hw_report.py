@@ -13,7 +13,8 @@ from matplotlib.image import imread
 from spikeport.cli import main
 from spikeport.hw.activity import count_activity
 from spikeport.hw.profiles import load_profile
-from spikeport.hw.report import lookup, write_report
+from spikeport.hw.report import write_report
+from spikeport.hw.report_render import lookup
 
 SPAN = re.compile(r'<span class="num" data-key="([^"]+)"(?: data-value="([^"]+)")?>([^<]*)</span>')
 SCALE = {"pJ": 1, "nJ": 1e3, "µJ": 1e6, "mJ": 1e9, "J": 1e12, "ns": 1, "µs": 1e3, "ms": 1e6, "s": 1e9}
@@ -144,12 +145,12 @@ def test_report_on_a_net_that_does_not_fit(tmp_path):
     _net(tmp_path / "n.net", sizes=(6, 5, 3))
     with h5py.File(tmp_path / "n.net", "a") as h:
         w = h["layer/2/weight"]
-        w[0, 0] = 1023                                            # mixed signs: 10 bits + sign
+        w[0, 0] = 197                              # odd beside negative weights: 8 bits + sign
     act, _ = _activity(tmp_path / "n.net", samples=2)
     doc = write_report(tmp_path / "r", tmp_path / "n.net", act, load_profile("loihi1"))
     assert not doc["mapping"]["fits"]
     html = (tmp_path / "r" / "report.html").read_text()
-    assert "does not fit loihi1" in html and "weight_bits needs 11 bits" in html
+    assert "does not fit loihi1" in html and "weight_bits needs 9 bits" in html
 
 
 def test_cli_report_from_activity_json(tmp_path, capsys):
@@ -196,7 +197,7 @@ def test_cli_report_from_input_counts_the_simulated_spikes(tmp_path, capsys):
     (["--chip", "loihi9"], "unknown chip 'loihi9'"),
     ([], "--input X.npy"),
     (["--data", "somewhere"], "--data somewhere: no such folder"),
-    (["--input", "MISSING.npy"], "MISSING.npy: cannot read as a .npy array"),
+    (["--input", "MISSING.npy"], "MISSING.npy: cannot read the input (No such file or directory)"),
     (["--activity", "BAD.json"], "BAD.json: not valid JSON"),
     (["--activity", "WRONG.json"], "has 4 neurons, network layer layer1 has 5"),
     (["--input", "SHAPE.npy"], "SHAPE.npy: shape (7, 12) does not fit the input"),

@@ -94,20 +94,19 @@ def test_corpus_cached_then_rebuilt(tmp_path, monkeypatch):
 
     monkeypatch.setattr(kc, "_render", no_synthesis)
     assert kc.build_corpus(root, clips_per_word=2, clips_per_unknown=1, seed=0, progress=False) == root
-    with pytest.raises(AssertionError, match="synthesized again"):  # other parameters do rebuild
+    with pytest.raises(SpikeportError, match="holds a corpus built with other parameters"):
         kc.build_corpus(root, clips_per_word=3, clips_per_unknown=1, seed=0, progress=False, workers=1)
-    assert _tree(root) == before  # the failed build left the old corpus as it was
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k"]  # and no temporary folder
+    assert _tree(root) == before  # a complete corpus of other parameters is never replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".k.lock", "k"]  # and no temporary folder
+    assert kc.corpus_root(tmp_path, 3, 1, 0) == tmp_path / "corpus-3-1-s0"  # where that one goes
+    assert kc.corpus_root(tmp_path) == tmp_path / "corpus"
 
     monkeypatch.undo()
-    kc.build_corpus(root, clips_per_word=3, clips_per_unknown=1, seed=0, progress=False)
-    assert len(list((root / "yes").iterdir())) == 3
-    assert json.loads((root / kc.MANIFEST).read_text())["params"]["clips_per_word"] == 3
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["k"]
     (root / "yes" / next(iter(os.listdir(root / "yes")))).unlink()  # incomplete -> rebuilt
-    assert not kc.corpus_is_current(root, 3, 1, 0)
-    kc.build_corpus(root, clips_per_word=3, clips_per_unknown=1, seed=0, progress=False)
-    assert len(list((root / "yes").iterdir())) == 3
+    assert not kc.corpus_is_current(root, 2, 1, 0)
+    kc.build_corpus(root, clips_per_word=2, clips_per_unknown=1, seed=0, progress=False)
+    assert _tree(root) == before  # deterministic: the same files again
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".k.lock", "k"]
 
 
 def test_corpus_refuses_foreign_folder(tmp_path):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from spikeport.errors import SpikeportError
 from spikeport.export import from_netx_layer, to_netx_input, write_netx
 from spikeport.train.ann_measure import describe
 from spikeport.train.kws import build_snn, spike_penalty
@@ -133,7 +134,7 @@ def test_pool_net_slayer_lava_fast_agree(direct, tmp_path):
 
 
 def test_pool_spec_checks_and_ann_twin():
-    with pytest.raises(ValueError, match="does not tile"):
+    with pytest.raises(SpikeportError, match="does not tile"):
         layer_shapes({"input_shape": [1, 5, 4], "layers": [{"kind": "pool", "kernel": [2, 2]}]})
     spec = _pool_spec(True)
     ann = AnnTwin(spec)
@@ -169,7 +170,7 @@ def test_dropout_trains_only_and_spares_the_output():
 def test_ema_average_and_swap():
     """ema = d * ema + (1 - d) * w after each step; ema_weights runs on the average and
     puts the trained weights back."""
-    from spikeport.train.kws import ema_init, ema_update, ema_weights
+    from spikeport.train.ema import ema_init, ema_update, ema_weights
 
     net = torch.nn.Linear(3, 2)
     ema = ema_init(net)

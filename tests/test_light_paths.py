@@ -11,6 +11,8 @@ import sys
 import numpy as np
 import pytest
 
+from spikeport.train.corpus import corpus_root
+
 HEAVY = ("torch", "torchvision", "lava")
 PROBE = """
 import json, sys
@@ -58,7 +60,7 @@ def test_light_commands_import_no_torch_or_lava(name, files, conv_run, kws_cache
             "report --input": ["report", net, "--input", str(d / "x.npy"), "--quiet", "-o", str(d / "r1")],
             "report --activity": ["report", net, "--activity", str(d / "c.json"), "-o", str(d / "r2")],
             "help": ["--help"],
-            "eval": ["eval", net, "--data", str(kws_cache / "corpus"), "--quiet", "--limit", "6"]}[name]
+            "eval": ["eval", net, "--data", str(corpus_root(kws_cache, clips_per_word=12, clips_per_unknown=4)), "--quiet", "--limit", "6"]}[name]
     got = _run(args, env_cache=kws_cache)
     assert got["rc"] == 0, got
     assert got["loaded"] == [], f"{name} imported {got['loaded']}"

@@ -33,6 +33,7 @@ from spikeport.fixed_point import WEIGHT_SCALE, cuba_step, shift_exponent
 from spikeport.hw.ann_description import ann_layers
 from spikeport.hw.neurobench import ann_metrics, snn_metrics
 from spikeport.sim import load_network, simulate
+from spikeport.train.corpus import corpus_root
 
 STATIC = [Footprint, ParameterCount, ConnectionSparsity]
 WORKLOAD = [ClassificationAccuracy, ActivationSparsity, SynapticOperations, MembraneUpdates]
@@ -48,7 +49,7 @@ def _run_benchmark(model, x, y, post=None, pre=None) -> dict:
 
 def _test_split(run, cache):
     meta = network_metadata(run / "model.net")
-    x, labels, _ = dataset_inputs(meta, cache / "corpus", "test", cache_dir=cache / "features", progress=False)
+    x, labels, _ = dataset_inputs(meta, corpus_root(cache, clips_per_word=12, clips_per_unknown=4), "test", cache_dir=cache / "features", progress=False)
     return meta, x, labels
 
 
@@ -117,7 +118,8 @@ def test_ann_metrics_equal_neurobench(which, precision, conv_run, kws_cache):
     import json
 
     from spikeport.train import baselines, int8, reference_ann
-    from spikeport.train.kws import KwsConfig, prepare_data
+    from spikeport.train.config import KwsConfig
+    from spikeport.train.kws_data import prepare_data
 
     cfg = KwsConfig(**json.loads((conv_run / "config.json").read_text()))
     data = prepare_data(cfg, kws_cache, progress=False)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spikeport.cli import main
+from spikeport.train.corpus import corpus_root
 
 pytestmark = pytest.mark.lava
 
@@ -80,10 +81,10 @@ def test_stages_rerun_alone_from_the_cli(demo, tmp_path, capsys, monkeypatch):
     a, b = load_network(net), load_network(out / "model.net")
     assert all(np.array_equal(x.synapse.weight, y.synapse.weight) for x, y in zip(a, b) if x.synapse is not None)
     res = tmp_path / "eval.json"
-    assert main(["eval", str(net), "--data", str(cache / "corpus"), "--json", str(res), "--quiet"]) == 0
+    assert main(["eval", str(net), "--data", str(corpus_root(cache, **CORPUS)), "--json", str(res), "--quiet"]) == 0
     ev = json.loads(res.read_text())
     assert ev["accuracy"] == s["quantized_accuracy"]
-    assert main(["report", str(net), "--data", str(cache / "corpus"), "--ann", str(out),
+    assert main(["report", str(net), "--data", str(corpus_root(cache, **CORPUS)), "--ann", str(out),
                  "--quiet", "-o", str(tmp_path / "rep")]) == 0
     energy = json.loads((tmp_path / "rep" / "energy.json").read_text())
     assert energy["accuracy"]["snn"] == s["quantized_accuracy"]

@@ -29,14 +29,14 @@ def _make(tmp_path, case: str):
         return net, x, ["net.net", "layer 1 (pool)", "'weight'"]
     if case == "unbuilt":
         write_network(net, DENSE + [{"type": "convT", "shape": [2, 1, 1]}])
-        return net, x, ["net.net", "layer 2", "'convT'", "netx 0.6 does not build it", "--num-layers 2"]
+        return net, x, ["net.net", "layer 2", "'convT'", "netx 0.6 does not build convT", "--num-layers 2"]
     if case == "average_not_last":
         write_network(net, DENSE + [{"type": "average", "shape": [1]},
                                     {"type": "dense", "weight": [[3]], "neuron": CUBA}])
-        return net, x, ["net.net", "layer 2", "'average' readout but not the last layer"]
+        return net, x, ["net.net", "layer 2", "'average' but not the last layer"]
     if case == "unknown_type":
         write_network(net, DENSE[:1] + [{"type": "mystery", "shape": [3]}])
-        return net, x, ["net.net", "layer 1", "'mystery'", "unknown layer type"]
+        return net, x, ["net.net", "layer 1", "'type' is 'mystery'", "allowed: input, dense"]
     if case == "missing_weight":
         write_network(net, DENSE)
         with h5py.File(net, "a") as f:

@@ -80,3 +80,22 @@ def test_delta_encoder_threshold_is_inclusive():
                                   np.array([[-3]], np.int32), np.array([0], np.int32),
                                   np.array([6], np.int32), np.array([6], np.int32))
     assert int(out[0, 0]) == (-3 << 12) >> 6 and int(act[0, 0]) == -3 << 12
+
+
+@settings(max_examples=40, deadline=None)
+@given(scale=st.floats(0.01, 40.0), sign=st.sampled_from(["mixed", "positive", "negative"]),
+       seed=st.integers(0, 2**16))
+def test_training_weight_grid_is_what_netx_loads(scale, sign, seed):
+    """Whatever the float weights, the integers training exports are weights netx keeps
+    unchanged (no clipping, no zeroing): training, export and simulation see one network."""
+    import torch
+
+    from spikeport.train.quantize import quantize_weight
+
+    w = torch.from_numpy(np.random.default_rng(seed).normal(0, scale, (6, 9)))
+    w = {"mixed": w, "positive": w.abs(), "negative": -w.abs()}[sign]
+    q = quantize_weight(w, descale=True).numpy() + 0.0  # the writer stores -0.0 as 0.0 (netx fails on it)
+    assert q.min() >= fx.WEIGHT_LO and q.max() <= fx.WEIGHT_HI and np.all(q % 2 == 0)
+    if np.any(q != 0):
+        shifted, bits, exp = fx.netx_weight_bits(q)
+        np.testing.assert_array_equal(shifted * 2.0 ** exp, q)

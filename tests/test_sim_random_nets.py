@@ -54,7 +54,7 @@ def conv_layer(draw, in_shape, neuron, weight_max=300):
 
 
 @st.composite
-def dense_layer(draw, n_in, neuron, delays=True, weight_max=300):
+def dense_layer(draw, n_in, neuron, delays=True, weight_max=254):
     n_out = draw(st.integers(1, 12))
     rng = np.random.default_rng(draw(st.integers(0, 2**31)))
     w = rng.integers(-weight_max, weight_max + 1, (n_out, n_in)) * (rng.random((n_out, n_in)) < 0.8)

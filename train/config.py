@@ -3,9 +3,25 @@ torch: the command line builds its options from these defaults."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from spikeport.errors import SpikeportError
+
+# (lo, hi, open ends) of every numeric field: the one definition the command line and
+# KwsConfig.validate share. tail: each step of tail is a step of every clip's input.
+INT_LIMITS = {"tail": (0, 1000), "epochs": (1, 100_000), "batch_size": (1, 65_536), "ann_epochs": (1, 100_000),
+              "reference_epochs": (1, 100_000), "seed": (0, 2 ** 32 - 1), "limit": (1, 10 ** 9)}
+FLOAT_LIMITS = {"lr": (0.0, 10.0, True, False), "weight_decay": (0.0, 100.0, False, False),
+                "dropout": (0.0, 1.0, False, True), "label_smoothing": (0.0, 1.0, False, True),
+                "ema": (0.0, 1.0, False, True), "penalty": (0.0, 1e6, False, False),
+                "ce_gain": (0.0, 1e6, True, False), "true_rate": (0.0, 1.0, False, False),
+                "false_rate": (0.0, 1.0, False, False)}
+CHOICES = {"task": ("12", "all"), "model": ("conv", "dense"), "encoder": ("direct", "rate", "latency", "delta"),
+           "loss": ("ce", "rate"), "reference": ("dscnn", "none"), "device": ("auto", "cpu", "cuda")}
+CORPUS_KEYS = {"clips_per_word": (1, 100_000), "clips_per_unknown": (0, 100_000), "seed": (0, 2 ** 32 - 1)}
 
 
 def default_cache_dir() -> Path:
@@ -53,6 +69,49 @@ class KwsConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_json(cls, d: dict) -> "KwsConfig":
+    def from_json(cls, d: dict, where: str = "config") -> "KwsConfig":
+        """A validated configuration from ``d`` (``config.json``); unknown or bad fields are one-line errors."""
+        if not isinstance(d, dict):
+            raise SpikeportError(f"{where}: not a JSON object")
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SpikeportError(f"{where}: unknown field(s) {', '.join(unknown)}")
+        return cls(**d).validate(where)
+
+    def validate(self, where: str = "config") -> "KwsConfig":
+        """Every field's type and range (:data:`INT_LIMITS`, :data:`FLOAT_LIMITS`,
+        :data:`CHOICES`); returns ``self`` or raises :class:`SpikeportError` naming the field."""
+        for name, (lo, hi) in INT_LIMITS.items():
+            v = getattr(self, name)
+            if name == "limit" and v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise SpikeportError(f"{where}: {name} is {v!r}; allowed: an integer in [{lo}, {hi}]")
+        for name, (lo, hi, lo_open, hi_open) in FLOAT_LIMITS.items():
+            v = getattr(self, name)
+            ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi))
+            if not ok:
+                raise SpikeportError(f"{where}: {name} is {v!r}; allowed: a number in "
+                                     f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}")
+        for name, options in CHOICES.items():
+            if getattr(self, name) not in options:
+                raise SpikeportError(f"{where}: {name} is {getattr(self, name)!r}; allowed: {', '.join(options)}")
+        for name in ("encoder_params", "augment", "arch", "corpus", "features"):
+            if not isinstance(getattr(self, name), dict):
+                raise SpikeportError(f"{where}: {name} must be an object")
+        for key, v in self.corpus.items():
+            if key not in CORPUS_KEYS:
+                raise SpikeportError(f"{where}: corpus.{key} is not a corpus option (known: {', '.join(CORPUS_KEYS)})")
+            lo, hi = CORPUS_KEYS[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise SpikeportError(f"{where}: corpus.{key} is {v!r}; allowed: an integer in [{lo}, {hi}]")
+        from spikeport.train.features import FeatureParams
+
+        FeatureParams.from_json(self.features, f"{where}: features")
+        if not isinstance(self.delays, bool):
+            raise SpikeportError(f"{where}: delays must be true or false")
+        if self.data is not None and not isinstance(self.data, str):
+            raise SpikeportError(f"{where}: data must be a folder path or null")
+        return self

@@ -308,6 +308,16 @@ def _pool_map(fn, jobs: list, workers: int, progress: bool, desc: str) -> None:
                 bar.update()
 
 
+def corpus_root(cache_dir: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
+                clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0) -> Path:
+    """The cache folder of the corpus with these parameters: ``corpus`` for the
+    defaults, ``corpus-<words>-<unknown>-s<seed>`` otherwise (one folder per
+    parameter set: a build never replaces a corpus of other parameters)."""
+    if (clips_per_word, clips_per_unknown, seed) == (DEFAULT_CLIPS_PER_WORD, DEFAULT_CLIPS_PER_UNKNOWN, 0):
+        return Path(cache_dir) / "corpus"
+    return Path(cache_dir) / f"corpus-{clips_per_word}-{clips_per_unknown}-s{seed}"
+
+
 def build_corpus(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
                  clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0,
                  progress: bool = True, workers: int = 2) -> Path:
@@ -333,6 +343,34 @@ def build_corpus(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PE
         raise SpikeportError(f"corpus folder {root} is a file")
     if root.is_dir() and not (root / MANIFEST).exists() and any(root.iterdir()):
         raise SpikeportError(f"{root} is not empty and holds no {MANIFEST}: not overwriting it with the corpus")
+    other = _manifest_params(root)
+    if other is not None and other != _params(clips_per_word, clips_per_unknown, seed) and _complete(root):
+        raise SpikeportError(f"{root} holds a corpus built with other parameters ({other}); build this one in "
+                             f"another folder ({corpus_root(root.parent, clips_per_word, clips_per_unknown, seed)})")
+    from spikeport.locks import locked
+
+    with locked(root.parent, "corpus build", lock_file=root.parent / f".{root.name}.lock"):
+        if corpus_is_current(root, clips_per_word, clips_per_unknown, seed):
+            return root
+        return _build(root, clips_per_word, clips_per_unknown, seed, progress, workers)
+
+
+def _manifest_params(root: Path) -> dict | None:
+    try:
+        return json.loads((root / MANIFEST).read_text()).get("params")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _complete(root: Path) -> bool:
+    try:
+        return json.loads((root / MANIFEST).read_text()).get("files") == _wav_count(root)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _build(root: Path, clips_per_word: int, clips_per_unknown: int, seed: int, progress: bool, workers: int) -> Path:
+    """Synthesize the corpus beside ``root`` and rename it onto ``root`` (lock held)."""
     voices, variants = available_voices()
     version = _espeak(["--version"]).decode().strip()
 

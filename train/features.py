@@ -56,6 +56,50 @@ class FeatureParams:
     normalize: str = "clip"
     std_floor: float = 1e-5     # a band with a smaller std is set to 0 (zero variance guard)
 
+    @classmethod
+    def from_json(cls, d, where: str = "features") -> "FeatureParams":
+        """Validated parameters from a JSON object (defaults for absent fields); raises
+        :class:`SpikeportError` naming ``where`` and the field for anything else."""
+        from spikeport.errors import SpikeportError
+
+        if not isinstance(d, dict):
+            raise SpikeportError(f"{where}: not an object of feature parameters")
+        known = cls.__dataclass_fields__
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise SpikeportError(f"{where}: unknown field(s) {', '.join(map(str, unknown))} "
+                                 f"(known: {', '.join(known)})")
+        for name, v in d.items():
+            kind = type(getattr(cls, name))
+            ok = isinstance(v, str) if kind is str else (
+                not isinstance(v, bool) and isinstance(v, (int, float) if kind is float else int)
+                and math.isfinite(v))
+            if not ok:
+                allowed = {int: "an integer", float: "a finite number", str: "a string"}[kind]
+                raise SpikeportError(f"{where}: {name} is {v!r}; allowed: {allowed}")
+        p = cls(**d)
+        for name, ok, allowed in p._rules():
+            if not ok:
+                raise SpikeportError(f"{where}: {name} is {getattr(p, name)!r}; allowed: {allowed}")
+        return p
+
+    def _rules(self) -> list[tuple[str, bool, str]]:
+        nyquist = self.sample_rate / 2
+        return [
+            ("sample_rate", 1000 <= self.sample_rate <= 192_000, "1000 .. 192000 Hz"),
+            ("n_mels", 1 <= self.n_mels <= 512, "1 .. 512 bands"),
+            ("fmin", 0 <= self.fmin < self.fmax, f"0 <= fmin < fmax ({self.fmax:g} Hz)"),
+            ("fmax", self.fmax <= nyquist, f"at most half the sample rate ({nyquist:g} Hz)"),
+            ("n_fft", 16 <= self.n_fft <= 65_536, "16 .. 65536 samples"),
+            ("win_length", 1 <= self.win_length <= self.n_fft, f"1 .. n_fft ({self.n_fft}) samples"),
+            ("hop_length", 1 <= self.hop_length <= sc.CLIP_SAMPLES, f"1 .. {sc.CLIP_SAMPLES} samples"),
+            ("log_floor", self.log_floor > 0, "a positive number"),
+            ("delta_width", self.delta_width >= 3 and self.delta_width % 2 == 1, "an odd number >= 3"),
+            ("derivatives", self.derivatives in (0, 1, 2), "0, 1 or 2"),
+            ("normalize", self.normalize in ("clip", "dataset"), "'clip' or 'dataset'"),
+            ("std_floor", self.std_floor >= 0, "0 or more"),
+        ]
+
     def key(self) -> str:
         """Stable hex digest of the parameters and :data:`FEATURE_FORMAT`."""
         blob = json.dumps({"format": FEATURE_FORMAT, **asdict(self)}, sort_keys=True)
@@ -215,7 +259,10 @@ def compute_features(split: sc.KwsSplit, params: FeatureParams = FeatureParams()
     labels = split.labels()[kept]
 
     if cache is not None:
-        with atomic_path(cache) as tmp:
+        from spikeport.locks import locked
+
+        with locked(cache.parent, "feature cache entry", lock_file=cache.with_suffix(".lock")), \
+                atomic_path(cache) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, key=np.array(key), features=feats, labels=labels, kept=kept,
                          skipped=np.array([(str(p), r) for p, r in skipped], dtype=str).reshape(-1, 2))

@@ -16,13 +16,12 @@ Exporting the run to netx is :func:`spikeport.export.export_run`.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,61 +33,14 @@ from tqdm.auto import tqdm
 from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 from spikeport.train import encoders
-from spikeport.train.encoders import DIRECT_SCALE, encode_features  # noqa: F401  (part of this module's API)
 from spikeport.train.augment import NO_AUGMENT, Augment, augment
-from spikeport.train.config import KwsConfig, default_cache_dir  # noqa: F401  (part of this module's API)
+from spikeport.train.config import KwsConfig
+from spikeport.train.ema import ema_init, ema_load, ema_update, ema_weights
+from spikeport.train.kws_data import encode_batch, encoder_params, prepare_data
 from spikeport.train.models import SpikingNet, kws_spec
+from spikeport.train.spec_check import check_spec
 
 log = logging.getLogger("spikeport.train")
-
-
-# ---------------------------------------------------------------------------------------- data
-
-
-def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Features and labels of the train/validation/test splits.
-
-    Features are z-scored per (channel, band) with the training split's statistics
-    (``"norm"``, which the exported model carries). Returns ``{"root", "classes",
-    "params", "norm", "<split>": (features (clips, 3, bands, frames) float32,
-    labels (clips,) int64)}``.
-    """
-    from spikeport.train.corpus import build_corpus
-    from spikeport.train.features import FeatureParams, band_stats, compute_features, normalize
-    from spikeport.train.speech_commands import load_split
-
-    cache_dir = Path(cache_dir or default_cache_dir())
-    if cfg.data is None:
-        root = build_corpus(cache_dir / "corpus", seed=cfg.seed, progress=progress, **cfg.corpus)
-    else:
-        root = Path(cfg.data)
-    try:
-        params = FeatureParams(**cfg.features)
-    except TypeError as e:
-        raise SpikeportError(f"features: {e}") from None
-    out: dict[str, Any] = {"root": str(root), "params": params}
-    for split in ("train", "validation", "test"):
-        s = load_split(root, split, task=cfg.task, seed=cfg.seed)
-        if cfg.limit is not None and len(s.clips) > cfg.limit:
-            pick = np.sort(np.random.default_rng(cfg.seed).choice(len(s.clips), cfg.limit, replace=False))
-            s = dataclasses.replace(s, clips=[s.clips[i] for i in pick])
-        feats, labels, _ = compute_features(s, params, cache_dir=cache_dir / "features", progress=progress)
-        if split == "train":
-            out["norm"] = band_stats(feats)
-        out[split] = (normalize(feats, out["norm"]), np.asarray(labels, dtype=np.int64))
-        out["classes"] = list(s.classes)
-    return out
-
-
-def encoder_params(cfg: KwsConfig) -> dict:
-    """The encoder's parameters as training uses them and the export records them
-    (``cfg.encoder_params`` plus the ``tail``)."""
-    return {**cfg.encoder_params, "tail": cfg.tail}
-
-
-def encode_batch(cfg: KwsConfig, feats: np.ndarray, seed: int) -> torch.Tensor:
-    """:func:`encode_features` for ``cfg``, as a tensor."""
-    return torch.from_numpy(encode_features(cfg.encoder, encoder_params(cfg), feats, seed, cfg.model == "conv"))
 
 
 def model_spec(cfg: KwsConfig, channels: int, bands: int, classes: int) -> dict:
@@ -102,7 +54,14 @@ def model_spec(cfg: KwsConfig, channels: int, bands: int, classes: int) -> dict:
         raise SpikeportError(f"arch: unknown keys {', '.join(sorted(unknown))} (known: layers, neuron, weight_scale)")
     arch = json.loads(json.dumps(cfg.arch))  # a copy: the spec must not alias the config
     spec.update({k: v for k, v in arch.items() if k != "neuron"})
+    if not isinstance(arch.get("neuron", {}), dict):
+        raise SpikeportError(f"config arch.neuron is {arch['neuron']!r}; allowed: an object of neuron parameters")
     spec["neuron"] = {**spec["neuron"], **arch.get("neuron", {})}
+    check_spec(spec, "config arch (the model spec)")
+    last = [l for l in spec["layers"] if l["kind"] != "flatten"][-1]
+    if last.get("out") != classes:
+        raise SpikeportError(f"config arch: the last layer has {last.get('out')} outputs; allowed: {classes}, "
+                             f"one per class")
     return spec
 
 
@@ -122,17 +81,22 @@ def build_snn(spec: dict, seed: int | None = None) -> SpikingNet:
 
 
 def load_snn(path: str | os.PathLike) -> tuple[SpikingNet, dict]:
-    """Load ``model.pt`` (``{"spec", "state_dict", "meta"}``); returns (net, meta)."""
+    """Load ``model.pt`` (``{"spec", "state_dict", "meta"}``, read with
+    ``weights_only=True``); returns (net, meta). A file that is not such a checkpoint,
+    or whose spec or weights do not build, is one :class:`SpikeportError` line."""
+    from spikeport.train.run_folder import LOAD_ERRORS, load_model_file
+
     path = Path(path)
+    ck = load_model_file(path)
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        net = build_snn(ckpt["spec"])
-        net.load_state_dict(ckpt["state_dict"])
-    except FileNotFoundError:
-        raise SpikeportError(f"{path}: no such model file") from None
-    except (KeyError, RuntimeError, OSError, ValueError) as e:
-        raise SpikeportError(f"{path}: not a spikeport model checkpoint ({str(e).splitlines()[0]})") from None
-    return net, ckpt.get("meta", {})
+        net = build_snn(ck["spec"])
+        net.load_state_dict(ck["state_dict"])
+    except SpikeportError as e:
+        raise SpikeportError(f"{path}: {e}") from None
+    except LOAD_ERRORS as e:
+        raise SpikeportError(f"{path}: its spec and weights do not build a network "
+                             f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    return net, ck.get("meta", {})
 
 
 def spike_penalty(layer_spikes: list[torch.Tensor]) -> torch.Tensor:
@@ -197,41 +161,6 @@ def _optimizer(cfg: KwsConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
-def ema_init(net: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A copy of ``net``'s parameters to average into (see :func:`ema_update`)."""
-    return {n: p.detach().clone() for n, p in net.named_parameters()}
-
-
-def ema_update(ema: dict[str, torch.Tensor], net: torch.nn.Module, decay: float) -> None:
-    """``ema = decay * ema + (1 - decay) * parameters``, in place."""
-    with torch.no_grad():
-        for n, p in net.named_parameters():
-            ema[n].lerp_(p.detach(), 1.0 - decay)
-
-
-def ema_load(net: torch.nn.Module, ema: dict[str, torch.Tensor]) -> None:
-    """Overwrite ``net``'s parameters with the averaged ones."""
-    params = dict(net.named_parameters())
-    with torch.no_grad():
-        for n, v in ema.items():
-            params[n].copy_(v)
-
-
-@contextlib.contextmanager
-def ema_weights(net: torch.nn.Module, ema: dict[str, torch.Tensor]):
-    """Run the ``with`` body on the averaged weights (none: unchanged), then put the
-    trained weights back."""
-    if not ema:
-        yield net
-        return
-    trained = ema_init(net)
-    ema_load(net, ema)
-    try:
-        yield net
-    finally:
-        ema_load(net, trained)
-
-
 # -------------------------------------------------------------------------------- distributed
 
 
@@ -251,181 +180,196 @@ def _pick_device(cfg: KwsConfig) -> torch.device:
 # ---------------------------------------------------------------------------------- training
 
 
-def _save_json(path: Path, obj: Any) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(obj, indent=2) + "\n")
+@dataclass
+class Run:
+    """A training run's moving parts."""
+
+    cfg: KwsConfig
+    out: Path
+    data: dict
+    net: SpikingNet
+    model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    sched: Any
+    ema: dict
+    history: list
+    device: torch.device
+    rank: int = 0
+    world: int = 1
 
 
-def _check_resume(out: Path, cfg: KwsConfig) -> None:
-    saved = json.loads((out / "config.json").read_text())
-    mine = cfg.to_json()
-    diff = [k for k in mine if k not in ("epochs",) and saved.get(k) != mine[k]]
-    if diff:
-        raise SpikeportError(f"{out / 'config.json'}: --resume with a different configuration "
-                             f"({', '.join(diff)}); use another --out or the same options")
+def _setup(cfg: KwsConfig, out: Path, data: dict, device, resume: bool, rank: int, world: int) -> tuple[Run, int]:
+    """The network, optimizer, schedule and EMA of a new run, or of a resumed one as
+    its checkpoint left them; returns the run and the first epoch to train."""
+    from spikeport.train import run_folder as rf
+
+    xtr = data["train"][0]
+    spec = model_spec(cfg, channels=xtr.shape[1], bands=xtr.shape[2], classes=len(data["classes"]))
+    net = build_snn(spec, seed=cfg.seed).to(device)
+    opt = _optimizer(cfg, net)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
+    ema = ema_init(net) if cfg.ema > 0 else {}
+    history, start = [], 0
+    if resume:
+        ck = rf.load_checkpoint(out / rf.CHECKPOINT, cfg, device)
+        rf.restore(out / rf.CHECKPOINT, ck, net, opt, sched)
+        history, start, ema = ck["metrics"], ck["epoch"], (ck["ema"] or ema)
+        log.info("resuming %s after epoch %d", out, start)
+    model = net
+    if world > 1:
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda"
+                                                          else None)
+    return Run(cfg, out, data, net, model, opt, sched, ema, history, device, rank, world), start
+
+
+def _loss(cfg: KwsConfig, outs: list[torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    if cfg.loss == "ce":
+        return F.cross_entropy(outs[-1].flatten(1, -2).mean(-1) * cfg.ce_gain, y, label_smoothing=cfg.label_smoothing)
+    return rate_loss(outs[-1], y, cfg.true_rate, cfg.false_rate)
+
+
+def _train_epoch(run: Run, epoch: int, progress: bool) -> dict:
+    """One epoch over the training split; returns its training metrics."""
+    cfg, net, (xtr, ytr) = run.cfg, run.net, run.data["train"]
+    net.train()
+    order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
+    # every rank must take the same number of steps (DDP all-reduces each one), so
+    # drop the last len % world clips of this epoch's shuffle
+    order = order[:len(order) - len(order) % run.world][run.rank::run.world]
+    aug = Augment(**cfg.augment) if cfg.augment else NO_AUGMENT
+    seen = correct = 0
+    loss_sum = pen_sum = 0.0
+    rate_sum = np.zeros(len(net.spiking_blocks))
+    bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"SNN epoch {epoch + 1}/{cfg.epochs}",
+               disable=None if (progress and run.rank == 0) else True, leave=True, unit="batch")
+    for i in bar:
+        idx = order[i:i + cfg.batch_size].numpy()
+        feats = xtr[idx] if not aug.active else augment(xtr[idx], aug, np.random.default_rng([cfg.seed, epoch, i]))
+        x = encode_batch(cfg, feats, cfg.seed * 100003 + epoch * 1009 + i).to(run.device)
+        y = torch.as_tensor(ytr[idx]).to(run.device)
+        outs = run.model(x, return_all=True)
+        loss, pen = _loss(cfg, outs, y), spike_penalty(outs)
+        run.opt.zero_grad()
+        (loss + cfg.penalty * pen).backward()
+        run.opt.step()
+        net.clamp_delays()
+        if run.ema:
+            ema_update(run.ema, net, cfg.ema)
+        seen += len(idx)
+        correct += int((predict_counts(outs[-1]) == y).sum())
+        loss_sum += float(loss.detach()) * len(idx)
+        pen_sum += float(pen.detach()) * len(idx)
+        rate_sum += np.array([float(o.detach().mean()) for o in outs]) * len(idx)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
+                        rate=f"{np.average(rate_sum / seen, weights=_layer_sizes(net)):.3f}")
+    run.sched.step()
+    rates = (rate_sum / max(seen, 1)).tolist()
+    return {"epoch": epoch + 1, "loss": loss_sum / max(seen, 1), "penalty": pen_sum / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1), "firing_per_layer": rates,
+            "firing_mean": float(np.average(rates, weights=_layer_sizes(net)))}
+
+
+def _end_epoch(run: Run, metrics: dict, t0: float, progress: bool) -> None:
+    """Validate, record and checkpoint an epoch (rank 0)."""
+    from spikeport.train.run_folder import save_checkpoint
+
+    with ema_weights(run.net, run.ema):
+        val = evaluate(run.cfg, run.net, *run.data["validation"], seed=run.cfg.seed + 7, device=run.device)
+    run.history.append({**metrics, "val_accuracy": val["accuracy"], "val_firing_mean": val["firing_mean"],
+                        "seconds": time.time() - t0, "lr": run.sched.get_last_lr()[0]})
+    h = run.history[-1]
+    if progress:
+        tqdm.write(f"epoch {h['epoch']}: loss {h['loss']:.4f}  train {h['train_accuracy']:.3f}  val "
+                   f"{h['val_accuracy']:.3f}  firing {h['firing_mean']:.4f}  ({h['seconds']:.0f} s)")
+    save_checkpoint(run.out, run.cfg, {"model": run.net.state_dict(), "optimizer": run.opt.state_dict(),
+                                       "scheduler": run.sched.state_dict(), "epoch": h["epoch"], "ema": run.ema},
+                    run.history)
+
+
+def _model_meta(run: Run, test_f: dict, test_q: dict) -> dict:
+    """What the exported network carries for evaluation (``spikeport/metadata``)."""
+    cfg, data, xtr = run.cfg, run.data, run.data["train"][0]
+    return {
+        "task": "kws", "kws_task": cfg.task, "seed": cfg.seed, "classes": data["classes"],
+        "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
+        "features": dataclasses.asdict(data["params"]), "norm": data["norm"],
+        "encoder": {"name": cfg.encoder, **encoder_params(cfg)}, "augment": cfg.augment,
+        "frames": int(xtr.shape[-1]), "timesteps": int(encode_batch(cfg, xtr[:1], cfg.seed).shape[-1]),
+        "model": cfg.model, "latency": run.net.latency,
+        "readout": "class = output neuron with the most spikes over the timesteps",
+        "accuracy": {"float": test_f["accuracy"], "quantized": test_q["accuracy"]},
+        "firing": {"per_layer": test_q["firing_per_layer"], "mean": test_q["firing_mean"]},
+    }
+
+
+def _finish(run: Run, progress: bool) -> dict:
+    """Test the averaged network on the CPU (the path tested spike for spike against
+    Lava), save ``model.pt``, train the ANN baselines, write ``summary.json``."""
+    from spikeport.train.run_folder import save_json
+
+    if run.ema:  # what was validated is what is tested and saved
+        ema_load(run.net, run.ema)
+    net = run.net = run.net.to("cpu")
+    cpu, xte_yte = torch.device("cpu"), run.data["test"]
+    test_q = evaluate(run.cfg, net, *xte_yte, seed=run.cfg.seed + 11, device=cpu, progress=progress,
+                      desc="test (quantized)")
+    net.set_quantized(False)
+    test_f = evaluate(run.cfg, net, *xte_yte, seed=run.cfg.seed + 11, device=cpu, progress=progress,
+                      desc="test (float)")
+    net.set_quantized(True)
+    with atomic_path(run.out / "model.pt") as tmp:
+        torch.save({"spec": net.spec, "state_dict": net.state_dict(), "meta": _model_meta(run, test_f, test_q)}, tmp)
+    summary = {
+        "classes": run.data["classes"], "test_clips": int(len(xte_yte[0])),
+        "float_accuracy": test_f["accuracy"], "quantized_accuracy": test_q["accuracy"],
+        "firing_mean": test_q["firing_mean"], "firing_per_layer": test_q["firing_per_layer"],
+        "train_seconds": float(sum(h["seconds"] for h in run.history)), "epochs": run.cfg.epochs,
+    }
+    summary.update(train_baselines(run.cfg, net.spec, run.data, run.out, progress))
+    save_json(run.out / "summary.json", summary)
+    return summary
 
 
 def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
               cache_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-    """Train the keyword-spotting SNN of ``cfg`` and its ANN twin into ``out_dir``.
+    """Train the keyword-spotting SNN of ``cfg`` and its ANN baselines into ``out_dir``.
 
-    Each epoch ends with an atomic ``checkpoint.pt`` and ``metrics.json``; with
-    ``resume`` a killed run continues from its last finished epoch. Under torchrun
-    (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel, each rank
-    trains on its share of every batch and rank 0 writes. Returns the summary dict.
+    The run folder is locked while the run writes it. Each epoch ends with an atomic
+    ``checkpoint.pt`` and ``metrics.json``; with ``resume`` a killed run continues after
+    its last finished epoch exactly as an uninterrupted run would (same configuration,
+    same schedule, same random state). Under torchrun (``WORLD_SIZE`` > 1) the model is
+    wrapped in DistributedDataParallel, each rank trains on its share of every batch
+    and rank 0 writes. Returns the summary dict ({} on other ranks).
     """
+    from spikeport.train import run_folder as rf
+
+    cfg.validate()
     out = Path(out_dir)
     rank, world = _dist_info()
     device = _pick_device(cfg)
     own_group = world > 1 and not torch.distributed.is_initialized()
     if own_group:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.pt"
-    if resume:
-        if not ckpt_path.is_file():
-            raise SpikeportError(f"{ckpt_path}: nothing to resume (no checkpoint in {out})")
-        _check_resume(out, cfg)
-    elif (out / "config.json").exists() and ckpt_path.exists():
-        raise SpikeportError(f"{out}: holds a training run already; pass --resume to continue it "
-                             f"or choose another --out")
-    if rank == 0:
-        _save_json(out / "config.json", cfg.to_json())
-
-    torch.manual_seed(cfg.seed)
-    data = prepare_data(cfg, Path(cache_dir) if cache_dir else None, progress=progress and rank == 0)
-    xtr, ytr = data["train"]
-    if len(xtr) == 0:
-        raise SpikeportError(f"{data['root']}: the training split is empty")
-    classes = data["classes"]
-    spec = model_spec(cfg, channels=xtr.shape[1], bands=xtr.shape[2], classes=len(classes))
-    example = encode_batch(cfg, xtr[:1], cfg.seed)
-    net = build_snn(spec, seed=cfg.seed).to(device)
-    opt = _optimizer(cfg, net)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
-    history: list[dict] = []
-    start = 0
-    ema = ema_init(net) if cfg.ema > 0 else {}
-    if resume:
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        net.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        history = json.loads(ck["metrics"])
-        start = int(ck["epoch"])
-        ema = ck.get("ema") or ema
-        log.info("resuming %s after epoch %d", out, start)
-    model = net
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
-
-    yt = torch.as_tensor(ytr)
-    aug = Augment(**cfg.augment) if cfg.augment else NO_AUGMENT
-    for epoch in range(start, cfg.epochs):
-        t0 = time.time()
-        net.train()
-        order = torch.randperm(len(xtr), generator=torch.Generator().manual_seed(cfg.seed * 1000 + epoch))
-        # every rank must take the same number of steps (DDP all-reduces each one), so
-        # drop the last len % world clips of this epoch's shuffle
-        order = order[:len(order) - len(order) % world][rank::world]
-        seen = correct = 0
-        loss_sum = pen_sum = 0.0
-        rate_sum = np.zeros(len(net.spiking_blocks))
-        bar = tqdm(range(0, len(order), cfg.batch_size), desc=f"SNN epoch {epoch + 1}/{cfg.epochs}",
-                   disable=None if (progress and rank == 0) else True, leave=True, unit="batch")
-        for i in bar:
-            idx = order[i:i + cfg.batch_size].numpy()
-            feats = xtr[idx]
-            if aug.active:
-                feats = augment(feats, aug, np.random.default_rng([cfg.seed, epoch, i]))
-            x = encode_batch(cfg, feats, cfg.seed * 100003 + epoch * 1009 + i).to(device)
-            y = yt[idx].to(device)
-            outs = model(x, return_all=True)
-            if cfg.loss == "ce":
-                loss = F.cross_entropy(outs[-1].flatten(1, -2).mean(-1) * cfg.ce_gain, y,
-                                       label_smoothing=cfg.label_smoothing)
-            else:
-                loss = rate_loss(outs[-1], y, cfg.true_rate, cfg.false_rate)
-            pen = spike_penalty(outs)
-            total = loss + cfg.penalty * pen
-            opt.zero_grad()
-            total.backward()
-            opt.step()
-            net.clamp_delays()
-            if ema:
-                ema_update(ema, net, cfg.ema)
-            seen += len(idx)
-            correct += int((predict_counts(outs[-1]) == y).sum())
-            loss_sum += float(loss.detach()) * len(idx)
-            pen_sum += float(pen.detach()) * len(idx)
-            rate_sum += np.array([float(o.detach().mean()) for o in outs]) * len(idx)
-            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}",
-                            rate=f"{np.average(rate_sum / seen, weights=_layer_sizes(net)):.3f}")
-        sched.step()
-        if rank != 0:
-            continue
-        with ema_weights(net, ema):
-            val = evaluate(cfg, net, *data["validation"], seed=cfg.seed + 7, device=device)
-        rates = (rate_sum / max(seen, 1)).tolist()
-        history.append({
-            "epoch": epoch + 1, "loss": loss_sum / max(seen, 1), "penalty": pen_sum / max(seen, 1),
-            "train_accuracy": correct / max(seen, 1), "val_accuracy": val["accuracy"],
-            "firing_per_layer": rates, "firing_mean": float(np.average(rates, weights=_layer_sizes(net))),
-            "val_firing_mean": val["firing_mean"], "seconds": time.time() - t0,
-            "lr": sched.get_last_lr()[0],
-        })
-        if progress:
-            tqdm.write(f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f}  train {history[-1]['train_accuracy']:.3f}"
-                       f"  val {val['accuracy']:.3f}  firing {history[-1]['firing_mean']:.4f}"
-                       f"  ({history[-1]['seconds']:.0f} s)")
-        with atomic_path(ckpt_path) as tmp:
-            torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "epoch": epoch + 1,
-                        "metrics": json.dumps(history), "ema": ema}, tmp)
-        _save_json(out / "metrics.json", history)
-    if world > 1:
-        torch.distributed.barrier()
-        if own_group:
-            torch.distributed.destroy_process_group()
-        if rank != 0:
-            return {}
-
-    # Final accuracies on the CPU, the path tested spike for spike against Lava (the
-    # CUDA path matches it too once train/slayer_cuda.py fixes SLAYER's reset threshold).
-    if ema:  # what was validated is what is tested and saved
-        ema_load(net, ema)
-    net = net.to("cpu")
-    cpu = torch.device("cpu")
-    test_q = evaluate(cfg, net, *data["test"], seed=cfg.seed + 11, device=cpu, progress=progress,
-                      desc="test (quantized)")
-    net.set_quantized(False)
-    test_f = evaluate(cfg, net, *data["test"], seed=cfg.seed + 11, device=cpu, progress=progress,
-                      desc="test (float)")
-    net.set_quantized(True)
-    frames = int(xtr.shape[-1])
-    steps = int(example.shape[-1])
-    meta = {
-        "task": "kws", "kws_task": cfg.task, "seed": cfg.seed, "classes": classes, "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
-        "features": dataclasses.asdict(data["params"]), "norm": data["norm"],
-        "encoder": {"name": cfg.encoder, **encoder_params(cfg)}, "augment": cfg.augment,
-        "frames": frames, "timesteps": steps, "model": cfg.model, "latency": net.latency,
-        "readout": "class = output neuron with the most spikes over the timesteps",
-        "accuracy": {"float": test_f["accuracy"], "quantized": test_q["accuracy"]},
-        "firing": {"per_layer": test_q["firing_per_layer"], "mean": test_q["firing_mean"]},
-    }
-    with atomic_path(out / "model.pt") as tmp:
-        torch.save({"spec": net.spec, "state_dict": net.state_dict(), "meta": meta}, tmp)
-
-    summary = {
-        "classes": classes, "test_clips": int(len(data["test"][0])),
-        "float_accuracy": test_f["accuracy"], "quantized_accuracy": test_q["accuracy"],
-        "firing_mean": test_q["firing_mean"], "firing_per_layer": test_q["firing_per_layer"],
-        "train_seconds": float(sum(h["seconds"] for h in history)), "epochs": cfg.epochs,
-    }
-    summary.update(train_baselines(cfg, spec, data, out, progress))
-    _save_json(out / "summary.json", summary)
-    return summary
+    with rf.run_folder(out, rank):
+        rf.check_start(out, cfg, resume)
+        torch.manual_seed(cfg.seed)
+        data = prepare_data(cfg, Path(cache_dir) if cache_dir else None, progress=progress and rank == 0)
+        if len(data["train"][0]) == 0 or len(data["test"][0]) == 0:
+            raise SpikeportError(f"{data['root']}: the {'training' if len(data['train'][0]) == 0 else 'test'} "
+                                 f"split is empty")
+        run, start = _setup(cfg, out, data, device, resume, rank, world)
+        for epoch in range(start, cfg.epochs):
+            t0 = time.time()
+            metrics = _train_epoch(run, epoch, progress)
+            if rank == 0:
+                _end_epoch(run, metrics, t0, progress)
+        if world > 1:
+            torch.distributed.barrier()
+            if own_group:
+                torch.distributed.destroy_process_group()
+            if rank != 0:
+                return {}
+        return _finish(run, progress)
 
 
 def train_baselines(cfg: KwsConfig, spec: dict, data: dict, out: Path, progress: bool = True) -> dict:

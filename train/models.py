@@ -30,15 +30,18 @@ layers and ``(batch, neurons, T)`` for dense ones.
 from __future__ import annotations
 
 import copy
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
 from spikeport.train.quantize import quantize_input, quantize_weight
+from spikeport.errors import SpikeportError
+from spikeport.fixed_point import MAX_DELAY
 from spikeport.geometry import conv_out
 from spikeport.lava_compat import import_slayer
 from spikeport.train import slayer_cpu, slayer_cuda
+from spikeport.train.spec_check import check_spec
 
 # Per-step fractions; threshold in units of one (unquantized) weight.
 CUBA_DEFAULTS = {
@@ -49,8 +52,6 @@ CUBA_DEFAULTS = {
     "scale_grad": 3.0,
     "requires_grad": False,
 }
-
-MAX_DELAY = 62  # netx clamps axonal delays above this (lava-dl netx hdf5.py)
 
 LAYER_KINDS = ("conv", "pool", "flatten", "dense")
 
@@ -71,28 +72,28 @@ def layer_shapes(spec: dict) -> list[tuple[int, ...]]:
         kind = layer["kind"]
         if kind == "conv":
             if len(shape) != 3:
-                raise ValueError(f"layer {i}: conv needs a (C, H, W) input, got {shape}")
+                raise SpikeportError(f"layer {i}: conv needs a (C, H, W) input, got {shape}")
             k, s, p, d = (_pair(layer.get(key, dflt)) for key, dflt in
                           (("kernel", 3), ("stride", 1), ("padding", 0), ("dilation", 1)))
             shape = (int(layer["out"]),) + tuple(conv_out(shape[a + 1], k[a], s[a], p[a], d[a]) for a in (0, 1))
         elif kind == "pool":
             if len(shape) != 3:
-                raise ValueError(f"layer {i}: pool needs a (C, H, W) input, got {shape}")
+                raise SpikeportError(f"layer {i}: pool needs a (C, H, W) input, got {shape}")
             k = _pair(layer.get("kernel", 2))
             if shape[1] % k[0] or shape[2] % k[1]:
                 # SLAYER pads such inputs, netx would not: the two would disagree
-                raise ValueError(f"layer {i}: pool kernel {list(k)} does not tile its input {shape[1:]}")
+                raise SpikeportError(f"layer {i}: pool kernel {list(k)} does not tile its input {shape[1:]}")
             shape = (shape[0], shape[1] // k[0], shape[2] // k[1])
         elif kind == "flatten":
             shape = (int(np.prod(shape)),)
         elif kind == "dense":
             if len(shape) != 1:
-                raise ValueError(f"layer {i}: dense needs a flat input, add a flatten layer (got {shape})")
+                raise SpikeportError(f"layer {i}: dense needs a flat input, add a flatten layer (got {shape})")
             shape = (int(layer["out"]),)
         else:
-            raise ValueError(f"layer {i}: unknown kind {kind!r} (known: {', '.join(LAYER_KINDS)})")
+            raise SpikeportError(f"layer {i}: unknown kind {kind!r} (known: {', '.join(LAYER_KINDS)})")
         if min(shape) < 1:
-            raise ValueError(f"layer {i}: output shape {shape} is empty")
+            raise SpikeportError(f"layer {i}: output shape {shape} is empty")
         shapes.append(shape)
     return shapes
 
@@ -108,6 +109,7 @@ class SpikingNet(torch.nn.Module):
 
     def __init__(self, spec: dict, weight_scale: float | None = None):
         super().__init__()
+        check_spec(spec)
         weight_scale = spec.get("weight_scale", 1.0) if weight_scale is None else weight_scale
         slayer = import_slayer()
         slayer_cpu.install()

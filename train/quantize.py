@@ -24,7 +24,7 @@ def quantize_weight(w: torch.Tensor, descale: bool = False) -> torch.Tensor:
     """Quantize float weights to the Loihi weight grid (usable as a SLAYER pre-hook).
 
     Weights become multiples of ``2 / WEIGHT_SCALE`` in ``[WEIGHT_LO, WEIGHT_HI] /
-    WEIGHT_SCALE`` (even integers -512 .. 510 once descaled); with ``descale=True``
+    WEIGHT_SCALE`` (even integers -256 .. 254 once descaled); with ``descale=True``
     the integer weights (in units of ``1 / WEIGHT_SCALE``) are returned instead.
     """
     q = _RoundSTE.apply(w, 2 / WEIGHT_SCALE).clamp(WEIGHT_LO / WEIGHT_SCALE, WEIGHT_HI / WEIGHT_SCALE)
