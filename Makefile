@@ -11,7 +11,9 @@ LAVA        := lava-nc==0.10.0 lava-dl==0.6.0
 EXTRA_PKGS  := "librosa>=0.10" "numba>=0.57" "soundfile>=0.12" "tqdm>=4.60" "pytest>=7" "hypothesis>=6"
 # Test dependencies that cross-check spikeport: neurobench imports snnTorch and declares torchaudio and
 # tonic (which would pull another torch); its Benchmark and metrics need neither, so both go in --no-deps.
-CHECK_PKGS  := neurobench==2.3.0 snntorch==1.0.0
+CHECK_PKGS  := neurobench==2.3.0 snntorch==1.0.0 nirtorch==2.6
+# NIR graphs (spikeport nir): pure Python over numpy and h5py, which the resolver run above pinned.
+NIR_PKGS    := nir==1.0.8
 
 .PHONY: all venv test demo clean espeak
 
@@ -26,7 +28,7 @@ $(STAMP): pyproject.toml requirements-lava.txt Makefile
 	$(BIN)/python -m pip install -q $(TORCH) -r requirements-lava.txt $(EXTRA_PKGS)
 	# lava-nc/lava-dl declare Python<3.11 and pin torch<2.4: install them without their pins.
 	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python $(LAVA)
-	$(BIN)/python -m pip install -q --no-deps $(CHECK_PKGS)
+	$(BIN)/python -m pip install -q --no-deps $(NIR_PKGS) $(CHECK_PKGS)
 	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
-from spikeport.sim.network import Layer, Network
+from spikeport.sim.network import Network
 from spikeport.sim.netx_reader import read_network
 
 
@@ -32,19 +30,3 @@ def load_network(net_path: str | os.PathLike, **netx_options) -> Network:
 
     scan_network(net_path, backend="fast", num_layers=netx_options.get("num_layers"), supported=SIM_TYPES)
     return read_network(net_path, **netx_options)
-
-
-def run_fast_batch(net: str | os.PathLike | Network | list[Layer], x: np.ndarray, all_layers: bool = False):
-    """Run a batch ``x`` ``(batch, inputs..., T)``; returns the output layer's spikes
-    ``(batch, outputs..., T)`` (int32), or with ``all_layers`` every layer's."""
-    from spikeport.sim.simulate import simulate
-
-    res = simulate(net, x, backend="fast", record="all" if all_layers else "output")
-    return res.layers if all_layers else res.output
-
-
-def run_fast(net: str | os.PathLike | Network | list[Layer], x: np.ndarray, all_layers: bool = False):
-    """Run one input ``(inputs..., T)``; returns ``(outputs..., T)`` like
-    :func:`spikeport.sim.run_lava` (or every layer's spikes with ``all_layers``)."""
-    res = run_fast_batch(net, np.asarray(x)[None], all_layers=all_layers)
-    return [r[0] for r in res] if all_layers else res[0]

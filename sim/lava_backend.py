@@ -88,7 +88,7 @@ def run_lava(
     spikes = np.asarray(spikes)
     if not checked:
         from spikeport.sim.netx_file import scan_network
-        from spikeport.sim.simulate import check_input
+        from spikeport.sim.inputs import check_input
 
         scan_network(net_path, backend="lava", num_layers=netx_options.get("num_layers"))
     net = load_netx(net_path, **netx_options)

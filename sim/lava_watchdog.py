@@ -89,6 +89,7 @@ def _child(job: Path, work: Callable[[Path, Callable[[int], None]], None], out_f
         os.dup2(err_fd, 2)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _report_worker_errors()
         _inject_fault()
         work(job, lambda k: os.write(out_fd, f"{k}\n".encode()))
     except SpikeportError as e:
@@ -184,6 +185,32 @@ def _group_alive(pid: int) -> bool:
         return True
     except (ProcessLookupError, PermissionError):
         return False
+
+
+def _report_worker_errors() -> None:
+    """Make a Lava worker print its exception before it waits for its ports.
+
+    A process model that raises tells the runtime service, then calls ``join()``
+    inside its ``except`` block and can block there forever, so its traceback never
+    appears. Printing the exception being handled when ``join`` starts puts it on
+    the child's stderr, where :func:`_watch` sees it at once."""
+    import sys
+    import traceback
+
+    from spikeport.lava_compat import prepare_lava_import
+
+    prepare_lava_import()
+    from lava.magma.core.model.py.model import AbstractPyProcessModel
+
+    join = AbstractPyProcessModel.join
+
+    def join_reporting(self):
+        if sys.exc_info()[1] is not None:
+            traceback.print_exc(file=sys.stderr)
+            sys.stderr.flush()
+        return join(self)
+
+    AbstractPyProcessModel.join = join_reporting
 
 
 def _inject_fault() -> None:

@@ -19,13 +19,13 @@ from spikeport.errors import SpikeportError
 from spikeport.sim.activity import Activity, activity_json, layer_facts, membrane_changes
 from spikeport.sim.engine import chunk_steps, stream
 from spikeport.sim.fast import load_network
+from spikeport.sim.inputs import check_input
 from spikeport.sim.layout import to_internal, to_netx
 from spikeport.sim.network import Layer, Network
 from spikeport.sim.netx_file import SIM_TYPES, scan_network
 from spikeport.sim.readout import average, average_layer
 
 BACKENDS = ("fast", "lava", "loihi")
-INT32_MAX = (1 << 31) - 1
 
 
 @dataclass
@@ -59,50 +59,6 @@ class SimResult:
         if self.activity is None:
             return None
         return activity_json(self.activity, self.network, self.backend)
-
-
-def _fmt(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
-
-
-def check_input(x, input_shape: tuple, name: str = "input", network: str = "the network"
-                ) -> tuple[np.ndarray, bool]:
-    """Validate an input array for a network whose input port is ``input_shape``
-    (netx order) and return it as int32 ``(batch, *input_shape, T)``, plus whether
-    it came batched. ``x`` may be ``(*input_shape, T)`` (one sample) or ``(batch,
-    *input_shape, T)``. Values are cast to int32 as Lava's RingBuffer source casts
-    them (toward zero). Raises :class:`SpikeportError` naming ``name`` for a wrong
-    shape, a non-numeric dtype, NaN or infinite values, or values beyond int32."""
-    x = np.asarray(x)
-    input_shape = tuple(int(s) for s in input_shape)
-    if x.dtype.kind not in "biuf":
-        raise SpikeportError(f"{name}: dtype {x.dtype} is not numeric")
-    k = len(input_shape)
-    if x.ndim == k + 1 and tuple(x.shape[:-1]) == input_shape:
-        batched = False
-    elif x.ndim == k + 2 and tuple(x.shape[1:-1]) == input_shape:
-        batched = True
-    else:
-        raise SpikeportError(f"{name}: shape {_fmt(x.shape)} does not fit the input of {network}: expected "
-                             f"{_fmt(input_shape + ('T',))} or {_fmt(('batch',) + input_shape + ('T',))}")
-    if x.shape[-1] == 0:
-        raise SpikeportError(f"{name}: no timesteps (the last axis is empty)")
-    if batched and x.shape[0] == 0:
-        raise SpikeportError(f"{name}: empty batch")
-    if x.dtype.kind == "f":
-        bad = ~np.isfinite(x)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            what = "NaN" if np.isnan(x[idx]) else "an infinite value"
-            raise SpikeportError(f"{name}: {what} at index {idx}")
-    if x.size and x.dtype.kind in "iuf":
-        big = np.abs(x) > INT32_MAX if x.dtype.kind != "u" else x > INT32_MAX
-        if big.any():
-            idx = tuple(int(i) for i in np.argwhere(big)[0])
-            raise SpikeportError(f"{name}: value {x[idx]} at index {idx} is outside int32, the range of "
-                                 f"Lava's input RingBuffer")
-    x = x.astype(np.int32)
-    return (x if batched else x[None]), batched
 
 
 def _as_network(net, netx_options) -> Network:
@@ -170,7 +126,7 @@ def _lava_samples(path: str, x: np.ndarray, steps: int, all_layers: bool, membra
 
     from tqdm.auto import tqdm
 
-    from spikeport.sim import lava_watchdog as wd
+    import spikeport.sim.lava_watchdog as wd
     from spikeport.sim.lava_backend import run_lava
 
     def work(job, report):
@@ -298,4 +254,15 @@ def _simulate(net, x, backend, steps, counts, record, progress, chunk, input_nam
     return res
 
 
-__all__ = ["simulate", "SimResult", "check_input", "BACKENDS"]
+def run_fast_batch(net: str | os.PathLike | Network | list[Layer], x: np.ndarray, all_layers: bool = False):
+    """Run a batch ``x`` ``(batch, inputs..., T)``; returns the output layer's spikes
+    ``(batch, outputs..., T)`` (int32), or with ``all_layers`` every layer's."""
+    res = simulate(net, x, backend="fast", record="all" if all_layers else "output")
+    return res.layers if all_layers else res.output
+
+
+def run_fast(net: str | os.PathLike | Network | list[Layer], x: np.ndarray, all_layers: bool = False):
+    """Run one input ``(inputs..., T)``; returns ``(outputs..., T)`` like
+    :func:`spikeport.sim.run_lava` (or every layer's spikes with ``all_layers``)."""
+    res = run_fast_batch(net, np.asarray(x)[None], all_layers=all_layers)
+    return [r[0] for r in res] if all_layers else res[0]

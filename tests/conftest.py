@@ -42,6 +42,12 @@ SMALL_CORPUS = {"clips_per_word": 12, "clips_per_unknown": 4}
 
 
 @pytest.fixture(scope="session")
+def small_corpus() -> dict:
+    """The embedded corpus options of :func:`kws_cache` (a copy: tests may extend it)."""
+    return dict(SMALL_CORPUS)
+
+
+@pytest.fixture(scope="session")
 def kws_cache(tmp_path_factory) -> Path:
     """A cache folder holding the small corpus (built once per session)."""
     from spikeport.train.corpus import build_corpus, corpus_root
