@@ -32,7 +32,7 @@ def count_activity(net_path: str | os.PathLike, x: np.ndarray, backend: str = "f
     through ``backend`` (``fast`` or ``lava``) and count its activity. Returns the
     Contract-1 dict and, with ``raster_sample``, that sample's events per layer
     ``[(neurons..., T), ...]``."""
-    from spikeport.sim import simulate
+    from spikeport.sim.simulate import simulate
 
     if backend not in ("fast", "lava"):
         raise SpikeportError(f"unknown backend '{backend}' for counting activity: use fast or lava")

@@ -23,7 +23,7 @@ Each view is ``{"precision", "macs", "accounting", "label", "ops", "pJ": {"low",
 """
 from __future__ import annotations
 
-from spikeport.hw import figures as F
+import spikeport.hw.figures as F
 from spikeport.hw.ann_description import PRECISIONS, ann_layers, measured
 
 BYTES = {"int8": 1, "fp32": 4}

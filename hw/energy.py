@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spikeport.errors import SpikeportError
-from spikeport.hw import figures as F
+import spikeport.hw.figures as F
 from spikeport.hw.activity import per_sample, per_step, validate_activity
 from spikeport.hw.profiles import ChipProfile, load_profile
 

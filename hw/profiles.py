@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spikeport.errors import SpikeportError
-from spikeport.hw import figures as F
+import spikeport.hw.figures as F
 from spikeport.hw.figures import Figure
 
 # figure name -> what it is (unit pJ)

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from spikeport.errors import SpikeportError
-from spikeport.hw import comparison as C
-from spikeport.hw import energy as E
-from spikeport.hw import neurobench as NB
-from spikeport.hw import plots
+import spikeport.hw.comparison as C
+import spikeport.hw.energy as E
+import spikeport.hw.neurobench as NB
+import spikeport.hw.plots as plots
 from spikeport.hw.activity import validate_activity
 from spikeport.hw.ann_description import PRECISIONS
 from spikeport.hw.ann_energy import ann_energy

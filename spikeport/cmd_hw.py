@@ -54,7 +54,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _report_from_data(args, net: Path) -> tuple[dict, dict, list]:
     """Activity, accuracy and one sample's raster of ``net`` on a dataset split."""
     from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
-    from spikeport.sim import simulate
+    from spikeport.sim.simulate import simulate
 
     if not Path(args.data).is_dir():
         raise SpikeportError(f"--data {args.data}: no such folder")

@@ -14,7 +14,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     from spikeport.arrays import load_array
     from spikeport.atomic import atomic_path, check_output
-    from spikeport.sim import simulate
+    from spikeport.sim.simulate import simulate
 
     net = Path(args.net)
     if not net.is_file():

@@ -93,7 +93,7 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
     activity counts (``spikeport-activity/1``) and their mean per inference.
     """
     from spikeport.hw.neurobench import snn_metrics
-    from spikeport.sim import simulate
+    from spikeport.sim.simulate import simulate
     from spikeport.sim.activity import activity_json
 
     if backend == "loihi":

@@ -60,7 +60,7 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
 
     from spikeport.export import from_netx_layer
     from spikeport.fixed_point import WEIGHT_SCALE
-    from spikeport.sim import simulate
+    from spikeport.sim.simulate import simulate
     from spikeport.train.kws import load_snn
 
     net, meta = load_snn(run_dir / "model.pt")
@@ -165,7 +165,7 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
 
     def report():
         from spikeport.hw.ann_description import load_anns
-        from spikeport.sim import simulate
+        from spikeport.sim.simulate import simulate
 
         x, _, _ = dataset_inputs(meta, root, "test", limit=1, cache_dir=cache / "features", progress=False)
         one = simulate(net_path, x[:1], backend="fast", record="all")

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from spikeport.atomic import atomic_path
 from spikeport.export import write_netx
-from spikeport.sim import run_lava
+from spikeport.sim.lava_backend import run_lava
 from spikeport.train.digits import load_digits_split
 from spikeport.train.encoders import rate_encode
 from spikeport.train.fit import fit_rate_classifier, predict
