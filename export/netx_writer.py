@@ -54,7 +54,7 @@ def write_netx(blocks: Iterable, path: str | os.PathLike, metadata: dict[str, An
                 block.export_hdf5(group.create_group(str(i)))
                 _positive_zeros(group[str(i)])
             meta = h.create_group("spikeport")
-            meta.attrs["metadata"] = json.dumps(metadata or {}, sort_keys=True)
+            meta.attrs["metadata"] = json.dumps(metadata or {}, sort_keys=True, allow_nan=False)
         found = check(str(tmp)) if check is not None else []
         if found:
             more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from spikeport.errors import SpikeportError
+from spikeport.export.metadata import check_metadata
 from spikeport.export.netx_writer import write_netx
 
 NETX_FORMAT = "spikeport-netx/1"
@@ -36,6 +37,7 @@ def export_run(run_dir: str | os.PathLike, output: str | os.PathLike | None = No
         "layout": "(W, H, C, T) from the model's (C, H, W, T)" if len(net.spec["input_shape"]) == 3
         else "(n, T)",
     })
+    check_metadata(meta, str(model))    # what eval will require of the file
     path = Path(output) if output else run / "model.net"
     write_netx(net.blocks, path, meta, input_shape=tuple(net.spec["input_shape"]), check=check)
     return path

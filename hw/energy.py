@@ -56,94 +56,27 @@ def snn_energy(activity: dict, profile: ChipProfile, mapping: Mapping | None = N
     ``per_inference_pJ`` is None when no energy figure is known at all.
     """
     act = validate_activity(activity)
-    if mapping is not None and len(mapping.layers) != len(act["layers"]):
-        raise SpikeportError(f"activity has {len(act['layers'])} layers, the network {mapping.network} has "
-                             f"{len(mapping.layers)} compute layers")
-    if mapping is not None:
-        for m, l in zip(mapping.layers, act["layers"]):
-            if m.topology.neurons != l["neurons"]:
-                raise SpikeportError(f"activity layer {l.get('index')} has {l['neurons']} neurons, network layer "
-                                     f"{m.topology.name} has {m.topology.neurons}")
+    _check_mapping(act, mapping)
     src, stand_in = energy_figures(profile)
     e = src.energy
-    n, steps = act["samples"], act["steps"]
-    layers = act["layers"]
+    n, steps, layers = act["samples"], act["steps"], act["layers"]
     assumptions, excluded = [], []
-
-    syn_e = _lh(e["synop"]) if e["synop"].known else None
-    na, ni = e["neuron_update_active"], e["neuron_update_inactive"]
-    if na.known and ni.known:
-        neu_e = (ni.low, na.high)
-        assumptions.append("neuron updates: all inactive (low) to all active (high); the counts do not say "
-                           "which updates were active")
-    elif na.known or ni.known:
-        f = na if na.known else ni
-        neu_e = (f.low, f.high)
-    else:
-        neu_e = None
-    tile = e["spike_within_tile"]
-    hops = [f for f in (e["hop_east_west"], e["hop_north_south"]) if f.known]
-    if mapping is not None:
-        side = math.ceil(math.sqrt(max(mapping.cores, 1)))
-        worst_hops = 2 * (side - 1)
-        dest = [mapping.layers[i + 1].cores if i + 1 < len(mapping.layers) else 1 for i in range(len(layers))]
-        assumptions.append(f"spike routing high end: one message per spike to each of the next layer's cores, "
-                           f"each crossing {worst_hops} hops (worst case for {mapping.cores} cores in a square "
-                           f"mesh, one core per node) at the dearer hop energy")
-    else:
-        worst_hops, dest = 0, [1] * len(layers)
-        assumptions.append("spike routing: one message per spike, no hops (no mapping given)")
-    assumptions.append("spike routing low end: one message per spike within a tile, no hops")
-    route_e = None
-    if tile.known:
-        hop_hi = max((f.high for f in hops), default=0.0)
-        if worst_hops and not hops:
-            excluded.append("router hops (energy unknown)")
-        route_e = (tile.low, tile.high + worst_hops * hop_hi)
-    else:
-        excluded.append("spike routing (energy unknown)")
-    if syn_e is None:
-        excluded.append("synaptic operations (energy unknown)")
-    if neu_e is None:
-        excluded.append("neuron updates (energy unknown)")
+    figs = {"synops": _lh(e["synop"]) if e["synop"].known else None,
+            "neuron_updates": _neuron_figure(e, assumptions)}
+    figs["routing"], dest = _routing_figure(e, mapping, len(layers), assumptions, excluded)
+    for key, what in (("synops", "synaptic operations"), ("neuron_updates", "neuron updates")):
+        if figs[key] is None:
+            excluded.append(f"{what} (energy unknown)")
     step_e = e["timestep_overhead"]
     if not step_e.known:
         excluded.append("per-timestep overhead (energy unknown)")
-
-    total = {"low": np.zeros(n), "high": np.zeros(n)}
-    comp = {k: {"low": np.zeros(n), "high": np.zeros(n)} for k in ("synops", "neuron_updates", "routing")}
-    out_layers = []
-    for i, l in enumerate(layers):
-        syn, upd, spk = per_sample(l, "synops"), per_sample(l, "neuron_updates"), per_sample(l, "spikes")
-        le = {"low": np.zeros(n), "high": np.zeros(n)}
-        for key, count, fig, mult_hi in (("synops", syn, syn_e, 1), ("neuron_updates", upd, neu_e, 1),
-                                         ("routing", spk, route_e, dest[i])):
-            if fig is None:
-                continue
-            lo, hi = count * fig[0], count * mult_hi * fig[1]
-            comp[key]["low"] += lo
-            comp[key]["high"] += hi
-            le["low"] += lo
-            le["high"] += hi
-        total["low"] += le["low"]
-        total["high"] += le["high"]
-        out_layers.append({
-            "index": i, "name": l.get("name", f"layer{i}"), "kind": l.get("kind"), "neurons": l["neurons"],
-            "synapses": l["synapses"],
-            "counts_mean": {c: float(per_sample(l, c).mean()) for c in ("synops", "spikes", "neuron_updates")},
-            "firing_rate": float(spk.mean() / (l["neurons"] * steps)) if l["neurons"] else 0.0,
-            "energy_pJ": {"low": float(le["low"].mean()), "high": float(le["high"].mean())},
-        })
+    total, comp, out_layers = _layer_energies(layers, figs, dest, n, steps)
     step_part = None
     if step_e.known:
         step_part = {"low": steps * step_e.low, "high": steps * step_e.high}
         total["low"] += step_part["low"]
         total["high"] += step_part["high"]
-
-    known_any = any(x is not None for x in (syn_e, neu_e, route_e)) or step_e.known
-    used = {k: e[k].to_json() for k in ("synop", "neuron_update_active", "neuron_update_inactive",
-                                        "spike_within_tile", "hop_east_west", "hop_north_south",
-                                        "timestep_overhead")}
+    known_any = any(f is not None for f in figs.values()) or step_e.known
     if stand_in:
         assumptions.insert(0, f"{profile.name} per-operation energies are unpublished: {src.name}'s measured "
                               f"figures stand in for them (an assumption)")
@@ -157,8 +90,94 @@ def snn_energy(activity: dict, profile: ChipProfile, mapping: Mapping | None = N
         "layers": out_layers,
         "counts_mean": {c: float(sum(per_sample(l, c) for l in layers).mean())
                         for c in ("synops", "spikes", "neuron_updates")},
-        "excluded": excluded, "assumptions": assumptions, "figures": used,
+        "excluded": excluded, "assumptions": assumptions,
+        "figures": {k: e[k].to_json() for k in USED_FIGURES},
     }
+
+
+USED_FIGURES = ("synop", "neuron_update_active", "neuron_update_inactive", "spike_within_tile", "hop_east_west",
+                "hop_north_south", "timestep_overhead")
+
+
+def _check_mapping(act: dict, mapping: Mapping | None) -> None:
+    """The activity must come from the mapped network: as many layers, as many neurons each."""
+    if mapping is None:
+        return
+    if len(mapping.layers) != len(act["layers"]):
+        raise SpikeportError(f"activity has {len(act['layers'])} layers, the network {mapping.network} has "
+                             f"{len(mapping.layers)} compute layers")
+    for m, l in zip(mapping.layers, act["layers"]):
+        if m.topology.neurons != l["neurons"]:
+            raise SpikeportError(f"activity layer {l.get('index')} has {l['neurons']} neurons, network layer "
+                                 f"{m.topology.name} has {m.topology.neurons}")
+
+
+def _neuron_figure(e: dict, assumptions: list[str]) -> tuple[float, float] | None:
+    """(low, high) pJ per neuron update: all inactive to all active where both are known."""
+    na, ni = e["neuron_update_active"], e["neuron_update_inactive"]
+    if na.known and ni.known:
+        assumptions.append("neuron updates: all inactive (low) to all active (high); the counts do not say "
+                           "which updates were active")
+        return ni.low, na.high
+    if na.known or ni.known:
+        f = na if na.known else ni
+        return f.low, f.high
+    return None
+
+
+def _routing_figure(e: dict, mapping: Mapping | None, n_layers: int, assumptions: list[str],
+                    excluded: list[str]) -> tuple[tuple[float, float] | None, list[int]]:
+    """(low, high) pJ per spike message and, per layer, the messages one spike sends at
+    the high end (the next layer's cores; 1 without a mapping)."""
+    tile = e["spike_within_tile"]
+    hops = [f for f in (e["hop_east_west"], e["hop_north_south"]) if f.known]
+    if mapping is not None:
+        side = math.ceil(math.sqrt(max(mapping.cores, 1)))
+        worst_hops = 2 * (side - 1)
+        dest = [mapping.layers[i + 1].cores if i + 1 < len(mapping.layers) else 1 for i in range(n_layers)]
+        assumptions.append(f"spike routing high end: one message per spike to each of the next layer's cores, "
+                           f"each crossing {worst_hops} hops (worst case for {mapping.cores} cores in a square "
+                           f"mesh, one core per node) at the dearer hop energy")
+    else:
+        worst_hops, dest = 0, [1] * n_layers
+        assumptions.append("spike routing: one message per spike, no hops (no mapping given)")
+    assumptions.append("spike routing low end: one message per spike within a tile, no hops")
+    if not tile.known:
+        excluded.append("spike routing (energy unknown)")
+        return None, dest
+    if worst_hops and not hops:
+        excluded.append("router hops (energy unknown)")
+    return (tile.low, tile.high + worst_hops * max((f.high for f in hops), default=0.0)), dest
+
+
+def _layer_energies(layers: list[dict], figs: dict, dest: list[int], n: int, steps: int
+                    ) -> tuple[dict, dict, list[dict]]:
+    """Per-sample low/high totals ``(n,)`` pJ, per-component totals and per-layer rows."""
+    total = {"low": np.zeros(n), "high": np.zeros(n)}
+    comp = {k: {"low": np.zeros(n), "high": np.zeros(n)} for k in ("synops", "neuron_updates", "routing")}
+    rows = []
+    for i, l in enumerate(layers):
+        counts = {"synops": per_sample(l, "synops"), "neuron_updates": per_sample(l, "neuron_updates"),
+                  "routing": per_sample(l, "spikes")}
+        le = {"low": np.zeros(n), "high": np.zeros(n)}
+        for key, fig in figs.items():
+            if fig is None:
+                continue
+            part = {"low": counts[key] * fig[0], "high": counts[key] * (dest[i] if key == "routing" else 1) * fig[1]}
+            for end in ("low", "high"):
+                comp[key][end] += part[end]
+                le[end] += part[end]
+        for end in ("low", "high"):
+            total[end] += le[end]
+        spk = counts["routing"]
+        rows.append({
+            "index": i, "name": l.get("name", f"layer{i}"), "kind": l.get("kind"), "neurons": l["neurons"],
+            "synapses": l["synapses"],
+            "counts_mean": {c: float(per_sample(l, c).mean()) for c in ("synops", "spikes", "neuron_updates")},
+            "firing_rate": float(spk.mean() / (l["neurons"] * steps)) if l["neurons"] else 0.0,
+            "energy_pJ": {"low": float(le["low"].mean()), "high": float(le["high"].mean())},
+        })
+    return total, comp, rows
 
 
 def ops_proxy(activity: dict, step_seconds: float | None = None) -> dict:

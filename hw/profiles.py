@@ -32,6 +32,7 @@ from pathlib import Path
 
 from spikeport.errors import SpikeportError
 import spikeport.hw.figures as F
+from spikeport.fixed_point import DECAY_SHIFT, MAX_DELAY, VTH_BITS, WEIGHT_BITS
 from spikeport.hw.figures import Figure
 
 # figure name -> what it is (unit pJ)
@@ -163,10 +164,10 @@ def _loihi2() -> ChipProfile:
                                             "flexibly partitioned: shared with neuron state, so an upper bound"),
         "in_axons_per_core": u("axons"),
         "out_axons_per_core": u("axons"),
-        "weight_bits": v(8, "bits", F.LAVA_DENSE),
-        "decay_bits": v(12, "bits", F.LAVA_LIF, "CUBA LIF as Lava's bit-accurate model runs it"),
-        "threshold_bits": v(17, "bits", F.LAVA_LIF, "CUBA LIF as Lava's bit-accurate model runs it"),
-        "max_delay": v(62, "timesteps", F.NETX_DELAY),
+        "weight_bits": v(WEIGHT_BITS, "bits", F.LAVA_DENSE),
+        "decay_bits": v(DECAY_SHIFT, "bits", F.LAVA_LIF, "CUBA LIF as Lava's bit-accurate model runs it"),
+        "threshold_bits": v(VTH_BITS, "bits", F.LAVA_LIF, "CUBA LIF as Lava's bit-accurate model runs it"),
+        "max_delay": v(MAX_DELAY, "timesteps", F.NETX_DELAY),
         "spike_payload_bits": v(32, "bits", b),
     }
     return ChipProfile(

@@ -132,8 +132,11 @@ def write_report(out_dir: str | os.PathLike, net_path: str | os.PathLike, activi
     except ValueError:
         raise SpikeportError(f"{profile.path or profile.name}: its figures make the energies overflow to "
                              f"infinity; no report written") from None
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    except OSError as e:
+        raise SpikeportError(f"{out}: cannot write the report ({e.strerror or e})") from None
     try:
         made = _plots(tmp, doc, raster)
         for key in PLOTS:

@@ -1,4 +1,4 @@
-"""The structure of a netx HDF5 network, read with h5py (any lava-dl export, CUBA or
+"""The structure of a netx HDF5 network, read through the validator's reader (any lava-dl export, CUBA or
 sigma-delta, without building Lava processes).
 
 Layers are listed as netx instantiates them: an ``input`` layer with neurons, ``dense``
@@ -22,9 +22,9 @@ import numpy as np
 from spikeport.errors import SpikeportError
 from spikeport.geometry import conv_connections, conv_fan_in, conv_fan_out, conv_out
 from spikeport.sim.lowering import pool_as_conv
+from spikeport.sim.netx_validate import NOT_BUILT, read_layers, text, validate
 
 COMPUTE_KINDS = ("input", "dense", "delay_dense", "conv")
-NETX_CANNOT_LOAD = ("convT", "unpool", "average", "concat")   # netx 0.6 raises NotImplementedError
 
 
 @dataclass
@@ -117,14 +117,8 @@ def weight_bits(w: np.ndarray) -> int:
     return max(abs(hi), abs(lo)).bit_length()
 
 
-def _scalar(ds) -> int | float:
-    v = np.asarray(ds[()])
-    return v.reshape(-1)[0].item()
-
-
-def _text(ds) -> str:
-    v = np.asarray(ds[()]).reshape(-1)[0]
-    return v.decode("ascii") if isinstance(v, bytes) else str(v)
+def _scalar(v) -> int | float:
+    return np.asarray(v).reshape(-1)[0].item()
 
 
 def _neuron(group, layer: LayerTopology) -> None:
@@ -133,8 +127,8 @@ def _neuron(group, layer: LayerTopology) -> None:
         layer.notes.append("no neuron group: netx's default non-leaky integrator")
         return
     n = group["neuron"]
-    layer.neuron_type = _text(n["type"])
-    layer.params["decays"] = sum(int(np.asarray(n[k][()]).size) for k in ("iDecay", "vDecay") if k in n)
+    layer.neuron_type = text(n["type"])
+    layer.params["decays"] = sum(int(np.asarray(n[k]).size) for k in ("iDecay", "vDecay") if k in n)
     for attr, key in (("du", "iDecay"), ("dv", "vDecay"), ("vth", "vThMant")):
         if key in n:
             setattr(layer, attr, int(_scalar(n[key])))
@@ -147,7 +141,7 @@ def _neuron(group, layer: LayerTopology) -> None:
 
 
 def _dense(group, layer: LayerTopology, in_neurons: int) -> None:
-    w = np.asarray(group["weight"][()]).astype(np.int64)   # netx casts to int the same way
+    w = np.asarray(group["weight"]).astype(np.int64)   # netx casts to int the same way
     out = layer.neurons
     if w.ndim == 1:
         w = w.reshape(out, -1)
@@ -168,7 +162,7 @@ def _dense(group, layer: LayerTopology, in_neurons: int) -> None:
     layer.connections = int(w.size)
     _stored(group, layer, w)
     if "delay" in group:
-        d = np.asarray(group["delay"][()], dtype=np.float64)
+        d = np.asarray(group["delay"], dtype=np.float64)
         layer.kind = "delay_dense"
         layer.max_delay = int(np.max(d)) if d.size else 0
         layer.delay_bits = max(1, int(np.ceil(np.log2(layer.max_delay + 1)))) if layer.max_delay > 0 else 0
@@ -180,8 +174,8 @@ def _stored(group, layer: LayerTopology, w: np.ndarray) -> None:
     their zeros, its delays and biases."""
     stored = np.asarray(group.get("stored_weight", w))
     layer.params.update(weights=int(stored.size), zero_weights=int(np.count_nonzero(stored == 0)),
-                        delays=int(np.asarray(group["delay"][()]).size) if "delay" in group else 0,
-                        biases=int(np.asarray(group["bias"][()]).size) if "bias" in group else 0)
+                        delays=int(np.asarray(group["delay"]).size) if "delay" in group else 0,
+                        biases=int(np.asarray(group["bias"]).size) if "bias" in group else 0)
 
 
 def _pair(v) -> tuple[int, int]:
@@ -190,11 +184,11 @@ def _pair(v) -> tuple[int, int]:
 
 
 def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
-    w = np.asarray(group["weight"][()])
+    w = np.asarray(group["weight"])
     w = w.reshape(w.shape[:4]).astype(np.int64)          # (out, in/groups, kH, kW)
     if len(in_shape) != 3:
         raise SpikeportError(f"{layer.name}: conv input shape {in_shape} is not (C, H, W)")
-    stride, padding, dilation = (_pair(group[k][()]) if k in group else (1, 1) if k != "padding" else (0, 0)
+    stride, padding, dilation = (_pair(group[k]) if k in group else (1, 1) if k != "padding" else (0, 0)
                                  for k in ("stride", "padding", "dilation"))
     groups = int(_scalar(group["groups"])) if "groups" in group else 1
     if groups < 1 or in_shape[0] % groups or in_shape[0] // groups != w.shape[1] or w.shape[0] % groups:
@@ -226,85 +220,80 @@ def _conv(group, layer: LayerTopology, in_shape: tuple[int, ...]) -> None:
 def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
     """Every layer of the netx file ``net_path``, in file order (see module doc), after
     its validation (:func:`spikeport.sim.netx_validate.validate`)."""
-    import h5py
-
-    from spikeport.sim.netx_validate import validate
-
     validate(net_path)
-    try:
-        h = h5py.File(net_path, "r")
-    except (OSError, ValueError) as e:
-        raise SpikeportError(f"{net_path}: cannot read as a netx HDF5 file ({e})") from None
-    with h:
-        if "layer" not in h:
-            raise SpikeportError(f"{net_path}: no 'layer' group: not a netx network file")
-        group = h["layer"]
-        try:
-            indices = sorted(int(k) for k in group.keys())
-        except ValueError:
-            raise SpikeportError(f"{net_path}: layer names {list(group.keys())} are not 0, 1, 2, ...") from None
-        layers: list[LayerTopology] = []
-        prev_shape: tuple[int, ...] | None = None    # input shape of the next synapse (flattened by flatten)
-        src_shape: tuple[int, ...] | None = None     # file shape of the layer producing the next synapse's input
-        for i in indices:
-            g = group[str(i)]
-            try:
-                kind = _text(g["type"])
-                shape = tuple(int(s) for s in np.asarray(g["shape"][()]).reshape(-1))
-            except KeyError as e:
-                raise SpikeportError(f"{net_path}: layer {i} lacks {e}") from None
-            neurons = int(np.prod(shape))
-            if kind == "input":
-                has_neurons = "neuron" in g
-                layer = LayerTopology(i, "input", shape, neurons if has_neurons else 0, has_neurons)
-                if has_neurons:
-                    _neuron(g, layer)
-                    # SLAYER's input blocks may scale (and shift) their input by one learnt weight and bias
-                    layer.params["input_params"] = sum(int(np.asarray(g[k][()]).size) for k in ("weight", "bias") if k in g)
-                else:
-                    layer.notes.append("input shape only (no neurons): input enters the next layer's synapse")
-                prev_shape = src_shape = shape
-            elif kind == "flatten":
-                layer = LayerTopology(i, "flatten", shape, 0, False)
-                if prev_shape is not None:
-                    prev_shape = (int(np.prod(prev_shape)),)
-            elif kind in ("dense", "conv", "pool"):
-                pooled = kind == "pool"
-                if pooled:  # run (and mapped) as the grouped convolution it is on Loihi
-                    g = {**{k: g[k] for k in g}, **pool_as_conv(g, f"{net_path}: layer {i}"),
-                         "stored_weight": np.asarray(g["weight"][()]).astype(np.int64)}
-                    kind = "conv"
-                layer = LayerTopology(i, kind, shape, neurons, True, source_shape=src_shape)
-                if pooled:
-                    layer.notes.append("pool layer: a grouped convolution with one shared weight")
-                _neuron(g, layer)
-                try:
-                    if kind == "dense":
-                        in_n = int(np.prod(prev_shape)) if prev_shape is not None else 0
-                        _dense(g, layer, in_n)
-                    else:
-                        if prev_shape is None:
-                            raise SpikeportError(f"{net_path}: layer {i} (conv): input shape unknown")
-                        _conv(g, layer, prev_shape)
-                except KeyError as e:
-                    raise SpikeportError(f"{net_path}: layer {i} ({kind}) lacks {e}") from None
-                if kind == "dense":
-                    shape = (neurons,)
-                    layer.shape = shape
-                prev_shape = src_shape = shape
-            else:
-                layer = LayerTopology(i, kind, shape, neurons, False)
-                if kind == "average":
-                    layer.notes.append("'average' readout: the host averages the previous layer's spikes "
-                                       "(spikeport sim does); not mapped")
-                elif kind in NETX_CANNOT_LOAD:
-                    layer.notes.append(f"layer type '{kind}' is not loaded by netx 0.6: not mapped")
-                else:
-                    layer.notes.append(f"layer type '{kind}' is not modelled by spikeport's mapping: not mapped")
-            layers.append(layer)
+    layers: list[LayerTopology] = []
+    flow = _Flow()
+    for entry in read_layers(net_path):
+        g, i = entry.fields, entry.index
+        kind, shape = text(g["type"]), tuple(int(s) for s in np.asarray(g["shape"]).reshape(-1))
+        if kind == "input":
+            layer = _input_layer(g, i, shape, flow)
+        elif kind == "flatten":
+            layer = LayerTopology(i, "flatten", shape, 0, False)
+            if flow.shape is not None:
+                flow.shape = (int(np.prod(flow.shape)),)
+        elif kind in ("dense", "conv", "pool"):
+            layer = _compute_layer(g, i, kind, shape, flow, f"{net_path}: layer {i}")
+        else:
+            layer = _other_layer(i, kind, shape)
+        layers.append(layer)
     if not any(l.compute for l in layers):
         raise SpikeportError(f"{net_path}: no layer with neurons")
     return layers
+
+
+@dataclass
+class _Flow:
+    """What the next synapse receives while walking the layers: ``shape`` its input
+    (flattened by ``flatten``), ``source`` the file shape of the layer producing it."""
+
+    shape: tuple[int, ...] | None = None
+    source: tuple[int, ...] | None = None
+
+
+def _input_layer(g: dict, i: int, shape: tuple, flow: _Flow) -> LayerTopology:
+    has_neurons = "neuron" in g
+    layer = LayerTopology(i, "input", shape, int(np.prod(shape)) if has_neurons else 0, has_neurons)
+    if has_neurons:
+        _neuron(g, layer)
+        # SLAYER's input blocks may scale (and shift) their input by one learnt weight and bias
+        layer.params["input_params"] = sum(int(np.asarray(g[k]).size) for k in ("weight", "bias") if k in g)
+    else:
+        layer.notes.append("input shape only (no neurons): input enters the next layer's synapse")
+    flow.shape = flow.source = shape
+    return layer
+
+
+def _compute_layer(g: dict, i: int, kind: str, shape: tuple, flow: _Flow, where: str) -> LayerTopology:
+    pooled = kind == "pool"
+    if pooled:  # run (and mapped) as the grouped convolution it is on Loihi
+        g = {**g, **pool_as_conv(g, where), "stored_weight": np.asarray(g["weight"]).astype(np.int64)}
+        kind = "conv"
+    layer = LayerTopology(i, kind, shape, int(np.prod(shape)), True, source_shape=flow.source)
+    if pooled:
+        layer.notes.append("pool layer: a grouped convolution with one shared weight")
+    _neuron(g, layer)
+    if kind == "dense":
+        _dense(g, layer, int(np.prod(flow.shape)) if flow.shape is not None else 0)
+        layer.shape = shape = (layer.neurons,)
+    else:
+        if flow.shape is None:
+            raise SpikeportError(f"{where} (conv): input shape unknown")
+        _conv(g, layer, flow.shape)
+    flow.shape = flow.source = shape
+    return layer
+
+
+def _other_layer(i: int, kind: str, shape: tuple) -> LayerTopology:
+    layer = LayerTopology(i, kind, shape, int(np.prod(shape)), False)
+    if kind == "average":
+        layer.notes.append("'average' readout: the host averages the previous layer's spikes "
+                           "(spikeport sim does); not mapped")
+    elif kind in NOT_BUILT:
+        layer.notes.append(f"layer type '{kind}' is not loaded by netx 0.6: not mapped")
+    else:
+        layer.notes.append(f"layer type '{kind}' is not modelled by spikeport's mapping: not mapped")
+    return layer
 
 
 def compute_layers(layers: list[LayerTopology]) -> list[LayerTopology]:

@@ -3,6 +3,7 @@ so that a very large file costs nothing until its size has been checked."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +15,10 @@ def load_array(path: str | os.PathLike, what: str = "input") -> np.ndarray:
     file allows (any shape, numeric dtypes only). Raises :class:`SpikeportError`
     naming ``path`` for a missing or unreadable file, a ``.npz`` archive, an object
     (pickled), string, complex or structured dtype, or a 0-d array."""
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        kind = "a folder" if p.is_dir() else "not a regular file (a FIFO, device or socket)"
+        raise SpikeportError(f"{path}: is {kind}; the {what} is a .npy file")
     try:
         with open(path, "rb") as f:
             head = f.read(6)

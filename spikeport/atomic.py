@@ -60,9 +60,17 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] = 
         parent = parent.parent
     if not parent.is_dir():
         raise SpikeportError(f"{p}: cannot be created: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SpikeportError(f"{p}: cannot write in {parent} (no permission or a read-only file system)")
+    _probe(p, parent)
     return p
+
+
+def _probe(p: Path, parent: Path) -> None:
+    """Create and remove a temporary folder in ``parent``: permission bits do not tell
+    (root passes every check, yet /proc or a read-only mount refuses the write)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".spikeport-probe-", dir=parent))
+    except OSError as e:
+        raise SpikeportError(f"{p}: cannot write in {parent} ({e.strerror or e})") from None
 
 
 @contextlib.contextmanager

@@ -53,17 +53,13 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 def _report_from_data(args, net: Path) -> tuple[dict, dict, list]:
     """Activity, accuracy and one sample's raster of ``net`` on a dataset split."""
-    from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
-    from spikeport.sim.simulate import simulate
+    from spikeport.evaluate import evaluate_network, report_inputs
 
     if not Path(args.data).is_dir():
         raise SpikeportError(f"--data {args.data}: no such folder")
     ev = evaluate_network(net, args.data, split=args.split, limit=args.limit, backend=args.backend,
                           progress=not args.quiet)
-    meta = network_metadata(net)
-    x, _, _ = dataset_inputs(meta, args.data, args.split, limit=1, progress=False)
-    raster = [l[0] for l in simulate(net, x[:1], backend="fast", record="all").layers]
-    return ev["activity"], {"snn": ev["accuracy"], "split": args.split, "clips": ev["clips"]}, raster
+    return report_inputs(net, ev, args.data, args.split)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
     from spikeport.train.encoders import encoded_shape
     from spikeport.train.kws import KwsConfig, train_kws
 
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(name)s: %(message)s")
     if args.data is not None and not Path(args.data).is_dir():
         raise SpikeportError(f"--data {args.data}: no such folder")
     corpus = {}

@@ -132,3 +132,16 @@ def evaluate_network(net_path: str | os.PathLike, data_dir: str | os.PathLike, s
         "confusion": confusion.tolist(), "per_inference": per_inf, "activity": counts,
         "predictions": pred.tolist(), "labels": labels.tolist(),
     }
+
+
+def report_inputs(net_path: str | os.PathLike, ev: dict, data_dir: str | os.PathLike, split: str = "test",
+                  cache_dir: str | os.PathLike | None = None) -> tuple[dict, dict, list[np.ndarray]]:
+    """What an energy report takes from an evaluation ``ev`` (:func:`evaluate_network`)
+    of ``net_path`` on ``data_dir``'s ``split``: the activity counts, the accuracy entry,
+    and a raster, every layer's spikes ``(neurons..., T)`` for the split's first clip."""
+    from spikeport.sim.simulate import simulate
+
+    x, _, _ = dataset_inputs(network_metadata(net_path), data_dir, split, limit=1, cache_dir=cache_dir,
+                             progress=False)
+    raster = [l[0] for l in simulate(net_path, x[:1], backend="fast", record="all").layers]
+    return ev["activity"], {"snn": ev["accuracy"], "split": split, "clips": ev["clips"]}, raster

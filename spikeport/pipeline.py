@@ -105,15 +105,13 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
              force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
     """Run (or bring up to date) the whole pipeline into ``out``; returns the summary
     that is also written to ``out/demo.json``."""
-    from spikeport.evaluate import dataset_inputs, evaluate_network, network_metadata
+    from spikeport.evaluate import evaluate_network
     from spikeport.export import export_run
-    from spikeport.sim.netx_validate import problems
     from spikeport.hw.mapping import map_network
     from spikeport.hw.profiles import load_profile
-    from spikeport.hw.report import write_report
-    from spikeport.train.corpus import MANIFEST, build_corpus, corpus_root
+    from spikeport.sim.netx_validate import problems
     from spikeport.train.config import KwsConfig, default_cache_dir
-    from spikeport.train.kws import train_kws
+    from spikeport.train.corpus import MANIFEST, build_corpus, corpus_root
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -121,68 +119,79 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
     stages = _Stages(out, force)
     corpus = dict(corpus or {})
     root = corpus_root(cache, **corpus)
-
     stages.run("corpus", {"corpus": corpus, "seed": seed}, [], [root / MANIFEST],
                lambda: build_corpus(root, progress=progress, **corpus))
     cfg = KwsConfig(epochs=epochs, ann_epochs=ann_epochs, reference=reference, reference_epochs=reference_epochs,
                     corpus=corpus, seed=seed, limit=limit)
-
-    def train():
-        resume = (out / "checkpoint.pt").is_file() and (out / "config.json").is_file()
-        if resume:
-            saved = json.loads((out / "config.json").read_text())
-            if KwsConfig.from_json(saved).to_json() != cfg.to_json():
-                for name in ("checkpoint.pt", "config.json", "metrics.json", "summary.json"):
-                    (out / name).unlink(missing_ok=True)
-                resume = False
-        train_kws(cfg, out, resume=resume, cache_dir=cache, progress=progress)
-
     anns = [out / "ann.json"] + ([out / "reference_ann.json"] if cfg.reference != "none" else [])
-    stages.run("train", cfg.to_json(), [], [out / "model.pt", *anns, out / "summary.json"], train)
+    stages.run("train", cfg.to_json(), [], [out / "model.pt", *anns, out / "summary.json"],
+               lambda: _train(cfg, out, cache, progress))
     net_path = out / "model.net"
     stages.run("export", {}, [out / "model.pt"], [net_path], lambda: export_run(out, net_path, check=problems))
-    meta = network_metadata(net_path)
-
-    def verify():
-        x, labels, _ = dataset_inputs(meta, root, "test", limit=lava_clips, cache_dir=cache / "features",
-                                      progress=False)
-        v = verify_bit_exact(net_path, out, x, progress=progress)
-        v["labels"] = labels.tolist()
-        v["lava_accuracy"] = float(np.mean(np.array(v["lava_predictions"]) == labels))
-        _write_json(out / "verify.json", v)
-
-    stages.run("verify", {"lava_clips": lava_clips}, [net_path], [out / "verify.json"], verify)
+    stages.run("verify", {"lava_clips": lava_clips}, [net_path], [out / "verify.json"],
+               lambda: _verify(net_path, out, root, lava_clips, cache / "features", progress))
     stages.run("eval", {"limit": limit}, [net_path], [out / "eval.json"],
                lambda: _write_json(out / "eval.json", evaluate_network(
                    net_path, root, "test", limit=limit, cache_dir=cache / "features", progress=progress)))
     profile = load_profile("loihi2")
     stages.run("map", {"chip": "loihi2"}, [net_path], [out / "mapping.json"],
                lambda: _write_json(out / "mapping.json", map_network(net_path, profile).to_json()))
+    stages.run("report", {"chip": "loihi2"}, [net_path, out / "eval.json", out / "verify.json", *anns],
+               [out / "report" / "report.html", out / "report" / "energy.json"],
+               lambda: _report(net_path, out, root, profile, cache / "features"))
+    s = _summary(out, net_path)
+    _write_json(out / "demo.json", s)
+    return s
 
-    summary_t = json.loads((out / "summary.json").read_text())
+
+def _train(cfg, out: Path, cache: Path, progress: bool) -> None:
+    """Train, resuming a checkpoint of the same configuration (another one is cleared)."""
+    from spikeport.train.config import KwsConfig
+    from spikeport.train.kws import train_kws
+
+    resume = (out / "checkpoint.pt").is_file() and (out / "config.json").is_file()
+    if resume:
+        saved = json.loads((out / "config.json").read_text())
+        if KwsConfig.from_json(saved).to_json() != cfg.to_json():
+            for name in ("checkpoint.pt", "config.json", "metrics.json", "summary.json"):
+                (out / name).unlink(missing_ok=True)
+            resume = False
+    train_kws(cfg, out, resume=resume, cache_dir=cache, progress=progress)
+
+
+def _verify(net_path: Path, out: Path, root: Path, clips: int, features: Path, progress: bool) -> None:
+    """``verify.json``: Lava, fast and PyTorch on ``clips`` test clips (:func:`verify_bit_exact`)."""
+    from spikeport.evaluate import dataset_inputs, network_metadata
+
+    x, labels, _ = dataset_inputs(network_metadata(net_path), root, "test", limit=clips, cache_dir=features,
+                                  progress=False)
+    v = verify_bit_exact(net_path, out, x, progress=progress)
+    v["labels"] = labels.tolist()
+    v["lava_accuracy"] = float(np.mean(np.array(v["lava_predictions"]) == labels))
+    _write_json(out / "verify.json", v)
+
+
+def _report(net_path: Path, out: Path, root: Path, profile, features: Path) -> None:
+    """The energy report of the evaluated network against the run's ANNs (``out/report``)."""
+    from spikeport.evaluate import report_inputs
+    from spikeport.hw.ann_description import load_anns
+    from spikeport.hw.report import write_report
+
     ev = json.loads((out / "eval.json").read_text())
     ver = json.loads((out / "verify.json").read_text())
+    activity, accuracy, raster = report_inputs(net_path, ev, root, "test", cache_dir=features)
+    check = {"clips": ver["clips"], "spikes_compared": ver["compared"]["lava_vs_fast"],
+             "mismatched": ver["mismatched"]["lava_vs_fast"]}
+    write_report(out / "report", net_path, activity, profile, anns=load_anns([str(out)]), accuracy=accuracy,
+                 check=check, raster=raster, step_seconds=None)
 
-    def report():
-        from spikeport.hw.ann_description import load_anns
-        from spikeport.sim.simulate import simulate
 
-        x, _, _ = dataset_inputs(meta, root, "test", limit=1, cache_dir=cache / "features", progress=False)
-        one = simulate(net_path, x[:1], backend="fast", record="all")
-        check = {"clips": ver["clips"], "spikes_compared": ver["compared"]["lava_vs_fast"],
-                 "mismatched": ver["mismatched"]["lava_vs_fast"]}
-        write_report(out / "report", net_path, ev["activity"], profile, anns=load_anns([str(out)]),
-                     accuracy={"snn": ev["accuracy"], "split": "test", "clips": ev["clips"]}, check=check,
-                     raster=[l[0] for l in one.layers], step_seconds=None)
-
-    stages.run("report", {"chip": "loihi2"}, [net_path, out / "eval.json", out / "verify.json", *anns],
-               [out / "report" / "report.html", out / "report" / "energy.json"], report)
-
-    energy = json.loads((out / "report" / "energy.json").read_text())
-    mapping = json.loads((out / "mapping.json").read_text())
+def _summary(out: Path, net_path: Path) -> dict:
+    """``demo.json``: the figures of every stage's output."""
+    summary_t, ev, ver, energy, mapping = (json.loads((out / name).read_text()) for name in (
+        "summary.json", "eval.json", "verify.json", "report/energy.json", "mapping.json"))
     head = energy["headline"]
-    mism = sum(ver["mismatched"].values())
-    s = {
+    return {
         "float_accuracy": summary_t["float_accuracy"], "quantized_accuracy": ev["accuracy"],
         "test_clips": ev["clips"], "ann_accuracy": summary_t["ann_accuracy"],
         "ann_int8_accuracy": summary_t.get("ann_int8_accuracy"),
@@ -194,10 +203,9 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
         "firing_mean": summary_t["firing_mean"], "loihi2_cores": mapping["cores"], "fits": mapping["fits"],
         "snn_pJ": head["snn_pJ"], "ratio": head["ratio"], "headline": head["text"],
         "neurobench": energy["neurobench"]["table"],
-        "report": str(out / "report" / "report.html"), "net": str(net_path), "bit_exact": mism == 0,
+        "report": str(out / "report" / "report.html"), "net": str(net_path),
+        "bit_exact": sum(ver["mismatched"].values()) == 0,
     }
-    _write_json(out / "demo.json", s)
-    return s
 
 
 def _write_json(path: Path, obj: Any) -> None:

@@ -25,6 +25,7 @@ from spikeport.atomic import atomic_path
 from spikeport.train import ann_measure, int8, reference_ann
 from spikeport.train.ann_fit import fit_ann
 from spikeport.train.models import AnnTwin
+from spikeport.train.run_folder import safe_load
 
 CALIBRATION_CLIPS = 128
 
@@ -76,7 +77,7 @@ def quantize_twin(ann: AnnTwin, to_input, xtr: np.ndarray) -> AnnTwin:
 
 def load_twin(path: str | Path) -> AnnTwin:
     """The ANN twin saved as ``ann.pt`` (``torch.load`` with ``weights_only=True``), in eval mode."""
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+    ck = safe_load(path, "cpu")
     ann = AnnTwin(ck["spec"])
     ann.load_state_dict(ck["state_dict"])
     return ann.eval()

@@ -214,6 +214,7 @@ def _setup(cfg: KwsConfig, out: Path, data: dict, device, resume: bool, rank: in
         ck = rf.load_checkpoint(out / rf.CHECKPOINT, cfg, device)
         rf.restore(out / rf.CHECKPOINT, ck, net, opt, sched)
         history, start, ema = ck["metrics"], ck["epoch"], (ck["ema"] or ema)
+        rf.save_json(out / rf.METRICS, history)     # a lost or damaged metrics.json comes back from the checkpoint
         log.info("resuming %s after epoch %d", out, start)
     model = net
     if world > 1:

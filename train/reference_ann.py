@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from spikeport.train.run_folder import safe_load
 from spikeport.train.ann_fit import fit_ann
 
 NAME = "DS-CNN-S (Zhang et al. 2017)"
@@ -75,7 +76,7 @@ def load_reference(path) -> torch.nn.Sequential:
     ``weights_only=True``), in eval mode."""
     from spikeport.train.int8 import fold_batchnorm
 
-    ck = torch.load(path, map_location="cpu", weights_only=True)
+    ck = safe_load(path, "cpu")
     c, h, w = ck["input_shape"]
     net = fold_batchnorm(build_dscnn(c, h, w, int(ck["classes"]), ck["spec"]))
     net.load_state_dict(ck["state_dict"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import pickle
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,6 +39,8 @@ def read_json(path: Path, what: str) -> Any:
         raise SpikeportError(f"{path}: missing (the {what})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise SpikeportError(f"{path}: not a valid {what} ({' '.join(str(e).split())})") from None
+    except RecursionError:
+        raise SpikeportError(f"{path}: not a valid {what} (nested too deeply)") from None
 
 
 def save_json(path: Path, obj: Any) -> None:
@@ -80,6 +83,7 @@ def check_start(out: Path, cfg: KwsConfig, resume: bool) -> None:
     if diff:
         raise SpikeportError(f"{out / CONFIG}: --resume with a different configuration ({', '.join(diff)}); the "
                              f"run continues only as it was configured (use the same options, or another --out)")
+    load_checkpoint(ckpt, cfg, "cpu")    # a bad checkpoint is one line before any data is loaded
 
 
 def save_checkpoint(out: Path, cfg: KwsConfig, state: dict, history: list[dict]) -> None:
@@ -95,7 +99,7 @@ def load_checkpoint(path: Path, cfg: KwsConfig, device) -> dict:
     """A checkpoint of this run, validated: its keys, an epoch in ``1..cfg.epochs``,
     metrics of that many epochs. The model and optimizer states are checked when loaded."""
     try:
-        ck = torch.load(path, map_location=device, weights_only=True)
+        ck = safe_load(path, device)
     except LOAD_ERRORS as e:
         raise SpikeportError(f"{path}: not a spikeport training checkpoint ({_first_line(e)})") from None
     if not isinstance(ck, dict) or any(k not in ck for k in CHECKPOINT_KEYS):
@@ -128,15 +132,35 @@ def restore(path: Path, ck: dict, net, opt, sched) -> None:
         raise SpikeportError(f"{path}: does not fit this run's network ({_first_line(e)})") from None
 
 
+def safe_load(path: Path, device) -> Any:
+    """``torch.load`` with ``weights_only=True`` (tensors and plain data only: a pickle
+    that would run code is refused), torch's warnings kept off the user's terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location=device, weights_only=True)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+    """One line for a load error. torch's refusal of a pickle with code in it is long
+    and advises loading it unsafely; only what it refused is kept."""
+    text = ANSI.sub("", str(e)).strip()
+    if isinstance(e, pickle.UnpicklingError) and "Weights only load failed" in text:
+        found = re.search(r"Unsupported (?:global|operand)[^.\n]*", text)
+        return ("a pickle holding Python objects, refused by weights-only loading"
+                + (f" ({found.group(0).strip()})" if found else ""))
+    lines = text.splitlines()
+    return f"{type(e).__name__}: {lines[0][:200]}" if lines else type(e).__name__
 
 
 def load_model_file(path: Path) -> dict:
     """``model.pt`` as saved by training (``{"spec", "state_dict", "meta"}``), validated."""
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = safe_load(path, "cpu")
     except FileNotFoundError:
         raise SpikeportError(f"{path}: no such model file") from None
     except LOAD_ERRORS as e:
