@@ -4,7 +4,7 @@
 (cores per layer and exceeded limits), ``snn_energy`` / ``ann_energy`` (pJ per
 inference), ``write_report`` (energy.json, report.md, report.html, PNG plots).
 """
-from spikeport.hw.activity import count_activity, load_activity, validate_activity
+from spikeport.hw.counts import count_activity, load_activity, validate_activity
 from spikeport.hw.ann_description import ann_layers
 from spikeport.hw.ann_energy import ann_energy
 from spikeport.hw.comparison import topology_description

@@ -20,7 +20,7 @@ import numpy as np
 
 from spikeport.errors import SpikeportError
 import spikeport.hw.figures as F
-from spikeport.hw.activity import per_sample, per_step, validate_activity
+from spikeport.hw.counts import per_sample, per_step, validate_activity
 from spikeport.hw.profiles import ChipProfile, load_profile
 
 if TYPE_CHECKING:

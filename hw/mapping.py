@@ -184,6 +184,66 @@ def _dest_cores(src: LayerTopology, nxt: LayerMap | None, k_src: int) -> int:
     return max(int(reach[a:b].sum()) for a, b in _chunks(src.neurons, k_src))
 
 
+# ------------------------------------------------------------ design rules --
+# One small function per chip limit: (layer map, profile) -> what it exceeds. A new
+# chip is a profile plus, where it has limits of its own, rules added to RULES.
+
+def _over(m: LayerMap, profile: ChipProfile, key: str, need: float, unit: str | None = None) -> list[Exceeded]:
+    allowed = profile.limit(key)
+    if allowed is None or need <= allowed:
+        return []
+    return [Exceeded(m.topology.name, key, need, allowed, unit or LIMIT_FIELDS[key][0])]
+
+
+def neurons_per_core(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "neurons_per_core", m.neurons_per_core)
+
+
+def synaptic_memory(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "synaptic_memory_bytes_per_core", math.ceil(m.synapse_bits_per_core / 8))
+
+
+def input_axons(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "in_axons_per_core", m.in_axons_per_core)
+
+
+def output_axons(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "out_axons_per_core", m.out_axons_per_core)
+
+
+def weight_precision(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "weight_bits", m.topology.weight_bits)
+
+
+def axonal_delay(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "max_delay", m.topology.max_delay)
+
+
+def spike_payload(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    return _over(m, profile, "spike_payload_bits", m.topology.payload_bits)
+
+
+def cuba_decays(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    """CUBA current and voltage decays within ``0 .. 2**decay_bits``."""
+    t, bits = m.topology, profile.limit("decay_bits")
+    if t.neuron_type not in ("CUBA", "LOIHI") or bits is None:
+        return []
+    return [Exceeded(t.name, f"decay_bits: {name}", val, 1 << bits, "(decay units)")
+            for name, val in (("current decay (iDecay)", t.du), ("voltage decay (vDecay)", t.dv))
+            if val is not None and not 0 <= val <= (1 << bits)]
+
+
+def cuba_threshold(m: LayerMap, profile: ChipProfile) -> list[Exceeded]:
+    t = m.topology
+    if t.neuron_type not in ("CUBA", "LOIHI") or t.vth is None:
+        return []
+    return _over(m, profile, "threshold_bits", max(int(t.vth), 0).bit_length())
+
+
+RULES = (neurons_per_core, synaptic_memory, input_axons, output_axons, weight_precision, axonal_delay,
+         spike_payload, cuba_decays, cuba_threshold)
+
+
 def map_network(net_path: str | os.PathLike, profile: ChipProfile) -> Mapping:
     """Map the netx network at ``net_path`` onto ``profile`` (packing model: module doc)."""
     topo = read_topology(net_path)
@@ -205,27 +265,9 @@ def map_network(net_path: str | os.PathLike, profile: ChipProfile) -> Mapping:
             m.neurons_per_core, m.synapse_bits_per_core, m.in_axons_per_core = _per_core(m.topology, m.cores)
             m.out_axons_per_core = _dest_cores(m.topology, nxt, m.cores)
 
-    def check(m: LayerMap, key: str, need: float, unit: str | None = None):
-        allowed = profile.limit(key)
-        if allowed is not None and need > allowed:
-            m.exceeded.append(Exceeded(m.topology.name, key, need, allowed, unit or LIMIT_FIELDS[key][0]))
-
     for m in maps:
-        t = m.topology
-        check(m, "neurons_per_core", m.neurons_per_core)
-        check(m, "synaptic_memory_bytes_per_core", math.ceil(m.synapse_bits_per_core / 8))
-        check(m, "in_axons_per_core", m.in_axons_per_core)
-        check(m, "out_axons_per_core", m.out_axons_per_core)
-        check(m, "weight_bits", t.weight_bits)
-        check(m, "max_delay", t.max_delay)
-        check(m, "spike_payload_bits", t.payload_bits)
-        if t.neuron_type in ("CUBA", "LOIHI"):
-            dbits = profile.limit("decay_bits")
-            for name, val in (("current decay (iDecay)", t.du), ("voltage decay (vDecay)", t.dv)):
-                if dbits is not None and val is not None and not 0 <= val <= (1 << dbits):
-                    m.exceeded.append(Exceeded(t.name, f"decay_bits: {name}", val, 1 << dbits, "(decay units)"))
-            if t.vth is not None:
-                check(m, "threshold_bits", max(int(t.vth), 0).bit_length())
+        for rule in RULES:
+            m.exceeded += rule(m, profile)
 
     neurons = sum(m.topology.neurons for m in maps)
     synapses = sum(m.topology.synapses for m in maps)

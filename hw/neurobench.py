@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 import os
 
-from spikeport.hw.activity import per_sample, validate_activity
+from spikeport.hw.counts import per_sample, validate_activity
 from spikeport.hw.ann_description import ann_layers, measured
 from spikeport.hw.topology import compute_layers, read_topology
 

@@ -19,7 +19,7 @@ import spikeport.hw.comparison as C
 import spikeport.hw.energy as E
 import spikeport.hw.neurobench as NB
 import spikeport.hw.plots as plots
-from spikeport.hw.activity import validate_activity
+from spikeport.hw.counts import validate_activity
 from spikeport.hw.ann_description import PRECISIONS
 from spikeport.hw.ann_energy import ann_energy
 from spikeport.hw.figures import HARDWARE_ANCHORS

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from spikeport import cmd_demo, cmd_eval, cmd_hw, cmd_sim, cmd_train
+from spikeport import cmd_demo, cmd_eval, cmd_export, cmd_hw, cmd_report, cmd_sim, cmd_train
 from spikeport.errors import SpikeportError
 from spikeport.options import Parser
 
@@ -17,9 +17,11 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     # each stage registers its own subcommands, in pipeline order
     cmd_train.register(sub)
+    cmd_export.register(sub)
     cmd_sim.register(sub)
     cmd_eval.register(sub)
     cmd_hw.register(sub)
+    cmd_report.register(sub)
 
     cmd_demo.register(sub)
     return p

@@ -60,21 +60,6 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from spikeport.atomic import check_output
-    from spikeport.export import export_run
-
-    out = Path(args.output) if args.output else Path(args.run) / "model.net"
-    check_output(out, [Path(args.run) / n for n in ("model.pt", "checkpoint.pt", "config.json", "ann.pt", "ann.json",
-                                                     "reference_ann.pt", "reference_ann.json", "summary.json",
-                                                     "metrics.json")], what="exported network (-o)")
-    from spikeport.sim.netx_validate import problems
-
-    path = export_run(args.run, args.output, check=problems)
-    print(f"exported {path}")
-    return 0
-
-
 def _int(name: str):
     from spikeport.train.config import INT_LIMITS
 
@@ -139,8 +124,3 @@ def register(sub) -> None:
     s.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=_cmd_train_kws)
-
-    s = sub.add_parser("export", help="export a training run to netx HDF5 (RUN/model.net)")
-    s.add_argument("run", help="run folder written by 'spikeport train kws'")
-    s.add_argument("-o", "--output", default=None, help="netx file (default RUN/model.net)")
-    s.set_defaults(func=_cmd_export)

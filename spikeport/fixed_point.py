@@ -245,7 +245,7 @@ def cuba_run(u: np.ndarray, v: np.ndarray, a: np.ndarray, du: int, dv: int, vth:
         changed[t] += np.count_nonzero(vn != before, axis=0)
 
 
-def delta_encode(act: np.ndarray, residue: np.ndarray, x: np.ndarray, vth: np.ndarray):
+def delta_quantize(act: np.ndarray, residue: np.ndarray, x: np.ndarray, vth: np.ndarray):
     """Lava's delta encoder (``cum_error`` off): ``delta = x - act + residue``, sent
     where ``|delta| >= vth`` (note ``>=``, unlike the LIF's ``>``). All int32.
     Returns ``(s, residue)``; the caller stores ``x`` as the new ``act``."""
@@ -265,7 +265,7 @@ def delta_step(act: np.ndarray, residue: np.ndarray, a_in: np.ndarray, vth: np.n
     (flooring; the dropped bits are not kept).
     """
     x = np.left_shift(a_in, spike_exp + state_exp)
-    s, residue = delta_encode(act, residue, x, vth)
+    s, residue = delta_quantize(act, residue, x, vth)
     return x, residue, np.right_shift(s, state_exp)
 
 
@@ -279,7 +279,7 @@ def sigma_delta_step(sigma: np.ndarray, act: np.ndarray, residue: np.ndarray, a_
     act_new = sigma + bias
     if relu:
         act_new = np.maximum(act_new, 0)
-    s, residue = delta_encode(act, residue, act_new, vth)
+    s, residue = delta_quantize(act, residue, act_new, vth)
     return sigma, act_new, residue, np.right_shift(s, state_exp)
 
 

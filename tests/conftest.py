@@ -31,7 +31,7 @@ def netx_gts() -> Path:
 @pytest.fixture(scope="session")
 def digits_slice(tmp_path_factory):
     """One small run of the digits train -> export -> Lava slice, shared by tests."""
-    from spikeport.vertical_slice import run_digits_slice
+    from support.digits_slice import run_digits_slice
 
     out = tmp_path_factory.mktemp("slice")
     return run_digits_slice(out, epochs=3, lava_samples=16, seed=0, progress=False)

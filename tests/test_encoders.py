@@ -10,7 +10,6 @@ from spikeport.train.encoders import (
     encode,
     encoded_shape,
     input_channels,
-    rate_encode,
     timesteps_per_frame,
     to_unit,
 )
@@ -251,16 +250,3 @@ def test_bad_feature_shapes():
         encode("rate", np.zeros((3, 40, 101), dtype=np.float32))
     with pytest.raises(SpikeportError, match="clips, channels, bands, frames"):
         encoded_shape("rate", (3, 40, 101))
-
-
-# --- the digits demo's encoder is unchanged ----------------------------------
-
-def test_rate_encode_digits_contract():
-    x = np.full((2, 64), 0.8)
-    s = rate_encode(x, 32, seed=5)
-    assert s.shape == (2, 64, 32) and s.dtype == np.float32
-    expected = (np.random.default_rng(5).random((2, 64, 32)) < 0.8 * 0.5).astype(np.float32)
-    np.testing.assert_array_equal(s, expected)
-    assert rate_encode(np.full(64, 0.5), 4).shape == (1, 64, 4)
-    with pytest.raises(ValueError, match="NaN"):
-        rate_encode(np.array([np.nan]), 4)

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from spikeport.cli import main
-from spikeport.hw.activity import count_activity
+from spikeport.hw.counts import count_activity
 from spikeport.hw.profiles import load_profile
 from spikeport.hw.report import write_report
 from spikeport.hw.report_render import lookup

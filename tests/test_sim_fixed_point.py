@@ -72,7 +72,7 @@ def test_delta_encoder_threshold_is_inclusive():
     act = np.zeros((3, 1), np.int32)
     res = np.zeros((3, 1), np.int32)
     x = np.array([[4096], [4095], [-4096]], np.int32)
-    s, res2 = fx.delta_encode(act, res, x, np.array([4096], np.int32))
+    s, res2 = fx.delta_quantize(act, res, x, np.array([4096], np.int32))
     np.testing.assert_array_equal(s[:, 0], [4096, 0, -4096])
     np.testing.assert_array_equal(res2[:, 0], [0, 4095, 0])
     # the input layer: a_in << 12, sent >> 6 (flooring)

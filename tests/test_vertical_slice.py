@@ -9,9 +9,8 @@ import torch
 
 from spikeport.export import read_metadata
 from spikeport.sim import run_lava
-from spikeport.train.encoders import rate_encode
 from spikeport.train.models import DenseSNN
-from spikeport.vertical_slice import LATENCY_OFFSET, compare_spikes
+from support.digits_slice import LATENCY_OFFSET, compare_spikes, rate_encode
 
 pytestmark = pytest.mark.lava
 
@@ -67,3 +66,16 @@ def test_comparison_detects_a_changed_weight(digits_slice, tmp_path):
     assert compare_spikes(expected, got)["mismatched"] > 0
     good = run_lava(src, x[0].numpy(), all_layers=True)
     assert compare_spikes(expected, good)["mismatched"] == 0
+
+
+# --- the digits demo's encoder is unchanged ----------------------------------
+
+def test_rate_encode_digits_contract():
+    x = np.full((2, 64), 0.8)
+    s = rate_encode(x, 32, seed=5)
+    assert s.shape == (2, 64, 32) and s.dtype == np.float32
+    expected = (np.random.default_rng(5).random((2, 64, 32)) < 0.8 * 0.5).astype(np.float32)
+    np.testing.assert_array_equal(s, expected)
+    assert rate_encode(np.full(64, 0.5), 4).shape == (1, 64, 4)
+    with pytest.raises(ValueError, match="NaN"):
+        rate_encode(np.array([np.nan]), 4)

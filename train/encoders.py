@@ -1,12 +1,7 @@
 """Turn feature arrays into the input of a spiking network.
 
-Two families live here:
-
-* :func:`rate_encode` -- the digits vertical slice's Bernoulli code: ``x`` shaped
-  ``(samples, features)`` (or ``(features,)``) with values in [0, 1] -> float32
-  spikes ``(samples, features, T)``.
-* The keyword-spotting encoders, reached by name through :func:`encode`
-  (``ENCODERS``). They take log-mel features shaped ``(clips, channels, bands,
+The keyword-spotting encoders, reached by name through :func:`encode`
+(``ENCODERS``). They take log-mel features shaped ``(clips, channels, bands,
   frames)`` -- float32 z-scores, roughly in [-3, 3], one frame = 10 ms -- and
   return float32 ``(clips, channels_out, bands, T)`` with time last, as SLAYER
   blocks expect. ``T = frames * steps_per_frame`` timesteps; ``channels_out`` is
@@ -32,22 +27,6 @@ from typing import Callable
 import numpy as np
 
 from spikeport.errors import SpikeportError
-
-
-def rate_encode(x: np.ndarray, steps: int, max_rate: float = 0.5, seed: int = 0) -> np.ndarray:
-    """Bernoulli rate code: at each timestep a feature spikes with probability
-    ``x * max_rate`` (``max_rate`` in spikes per timestep). Deterministic for ``seed``.
-
-    Returns float32 0/1 spikes ``(samples, features, steps)``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[None]
-    if np.isnan(x).any():
-        raise ValueError("rate_encode: input contains NaN")
-    p = np.clip(x, 0.0, 1.0)[..., None] * max_rate
-    rng = np.random.default_rng(seed)
-    return (rng.random(x.shape + (steps,)) < p).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------

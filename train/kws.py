@@ -124,7 +124,7 @@ def predict_counts(out: torch.Tensor) -> torch.Tensor:
     return out.flatten(1, -2).sum(-1).argmax(1)
 
 
-def evaluate(cfg: KwsConfig, net: SpikingNet, feats: np.ndarray, labels: np.ndarray, seed: int,
+def evaluate_snn(cfg: KwsConfig, net: SpikingNet, feats: np.ndarray, labels: np.ndarray, seed: int,
              device: torch.device, batch_size: int = 64, progress: bool = False,
              desc: str = "eval") -> dict:
     """Accuracy and mean firing rate per spiking layer (spikes per neuron per step)."""
@@ -275,7 +275,7 @@ def _end_epoch(run: Run, metrics: dict, t0: float, progress: bool) -> None:
     from spikeport.train.run_folder import save_checkpoint
 
     with ema_weights(run.net, run.ema):
-        val = evaluate(run.cfg, run.net, *run.data["validation"], seed=run.cfg.seed + 7, device=run.device)
+        val = evaluate_snn(run.cfg, run.net, *run.data["validation"], seed=run.cfg.seed + 7, device=run.device)
     run.history.append({**metrics, "val_accuracy": val["accuracy"], "val_firing_mean": val["firing_mean"],
                         "seconds": time.time() - t0, "lr": run.sched.get_last_lr()[0]})
     h = run.history[-1]
@@ -312,10 +312,10 @@ def _finish(run: Run, progress: bool) -> dict:
         ema_load(run.net, run.ema)
     net = run.net = run.net.to("cpu")
     cpu, xte_yte = torch.device("cpu"), run.data["test"]
-    test_q = evaluate(run.cfg, net, *xte_yte, seed=run.cfg.seed + 11, device=cpu, progress=progress,
+    test_q = evaluate_snn(run.cfg, net, *xte_yte, seed=run.cfg.seed + 11, device=cpu, progress=progress,
                       desc="test (quantized)")
     net.set_quantized(False)
-    test_f = evaluate(run.cfg, net, *xte_yte, seed=run.cfg.seed + 11, device=cpu, progress=progress,
+    test_f = evaluate_snn(run.cfg, net, *xte_yte, seed=run.cfg.seed + 11, device=cpu, progress=progress,
                       desc="test (float)")
     net.set_quantized(True)
     with atomic_path(run.out / "model.pt") as tmp:
