@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from spikeport.errors import SpikeportError
 from spikeport.hw.ann_description import PRECISIONS
 from spikeport.hw.ann_energy import view, view_label
+from spikeport.hw.topology import DENSE_KINDS
 
 if TYPE_CHECKING:
     from spikeport.hw.mapping import Mapping
@@ -32,9 +33,11 @@ def topology_description(mapping: "Mapping", steps: int) -> dict:
     layers = []
     for m in mapping.layers:
         t = m.topology
-        if t.kind in ("dense", "delay_dense"):
-            layers.append({"name": t.name, "kind": "dense", "in_features": t.in_neurons, "out_features": t.neurons,
-                           "bias": False, "per_frame": True})
+        if t.kind in DENSE_KINDS:
+            # a dense_rec layer also reads its own neurons; a complex one has two weight matrices
+            n_in = t.in_neurons + (t.neurons if t.kind == "dense_rec" else 0)
+            layers.append({"name": t.name, "kind": "dense", "in_features": n_in * (2 if t.kind == "complex_dense" else 1),
+                           "out_features": t.neurons, "bias": False, "per_frame": True})
         elif t.kind == "conv":
             c = t.conv
             layers.append({"name": t.name, "kind": "conv", "in_shape": list(t.in_shape), "out_shape": list(t.shape),

@@ -125,13 +125,12 @@ def _chunks(n: int, k: int) -> list[tuple[int, int]]:
 def _per_core(t: LayerTopology, k: int) -> tuple[int, int, int]:
     """(neurons, synapse bits, input axons) of the fullest core for ``k`` cores."""
     bits_per_syn = max(t.weight_bits, 1) + t.delay_bits
-    if t.dense_weight is not None:
-        nz = t.dense_weight != 0
+    if t.synapse_matrix is not None:
         worst = (0, 0, 0)
         for a, b in _chunks(t.neurons, k):
-            block = nz[a:b]
+            block = t.synapse_matrix[a:b]
             worst = (max(worst[0], b - a), max(worst[1], int(block.sum()) * bits_per_syn),
-                     max(worst[2], int(block.any(axis=0).sum())))
+                     max(worst[2], int((block != 0).any(axis=0).sum())))
         return worst
     neurons = math.ceil(t.neurons / k)
     # conv: synapses spread in proportion to neurons; sources of one neuron as the axon bound
@@ -162,7 +161,7 @@ def _fit_cores(t: LayerTopology, profile: ChipProfile) -> int:
     while k < t.neurons and not ok(k, False):
         k = grow(k)
     base = k
-    if t.dense_weight is not None and axons:   # conv: the one-neuron axon bound does not shrink
+    if t.synapse_matrix is not None and axons:   # conv: the one-neuron axon bound does not shrink
         while k < t.neurons and not ok(k, True):
             k = grow(k)
         if not ok(k, True):

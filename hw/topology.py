@@ -24,7 +24,8 @@ from spikeport.geometry import conv_connections, conv_fan_in, conv_fan_out, conv
 from spikeport.sim.lowering import pool_as_conv
 from spikeport.sim.netx_validate import NOT_BUILT, read_layers, text, validate
 
-COMPUTE_KINDS = ("input", "dense", "delay_dense", "conv")
+DENSE_KINDS = ("dense", "delay_dense", "dense_rec", "complex_dense")
+COMPUTE_KINDS = ("input", "dense", "delay_dense", "dense_rec", "complex_dense", "conv")
 
 
 @dataclass
@@ -64,13 +65,14 @@ class LayerTopology:
     notes: list[str] = field(default_factory=list)
     connections: int = 0               # in-bounds connections (zeros included) per timestep: NeuroBench's Dense
     params: dict = field(default_factory=dict)   # stored tensors' elements: weights, zero_weights, delays, biases, decays
-    dense_weight: np.ndarray | None = field(default=None, repr=False)   # (out, in) for dense layers
+    dense_weight: np.ndarray | None = field(default=None, repr=False)   # (out, in) feed-forward synapses per pair
+    synapse_matrix: np.ndarray | None = field(default=None, repr=False)  # (out, sources): + a dense_rec's own
     fanout: np.ndarray | None = field(default=None, repr=False)         # (in,) file (C, H, W) order
 
     @property
     def netx_shape(self) -> tuple[int, ...]:
         """The neuron shape as netx/Lava see it: ``(n,)`` for dense, reversed (``(x, y, c)``) otherwise."""
-        if self.kind in ("dense", "delay_dense"):
+        if self.kind in DENSE_KINDS:
             return (self.neurons,)
         return tuple(reversed(self.shape))
 
@@ -81,7 +83,7 @@ class LayerTopology:
     def describe(self) -> str:
         """A short label such as ``dense 64->128`` or ``conv 3x33x100->24x16x49``."""
         shape = "x".join(str(s) for s in self.shape)
-        if self.kind in ("dense", "delay_dense"):
+        if self.kind in DENSE_KINDS:
             shape = str(self.neurons)
         if self.kind == "input":
             return f"input {shape}"
@@ -140,27 +142,41 @@ def _neuron(group, layer: LayerTopology) -> None:
         layer.notes.append("graded spikes without messageBits")
 
 
+def _matrix(w, out: int) -> np.ndarray:
+    w = np.asarray(w).astype(np.int64)   # netx casts to int the same way
+    return w.reshape(out, -1) if w.ndim == 1 else w
+
+
 def _dense(group, layer: LayerTopology, in_neurons: int) -> None:
-    w = np.asarray(group["weight"]).astype(np.int64)   # netx casts to int the same way
+    """A dense layer's synapses: real, complex (``weight/real`` and ``weight/imag``, two
+    synapses per pair) or ``dense_rec`` (plus the recurrent ``weight_rec``)."""
     out = layer.neurons
-    if w.ndim == 1:
-        w = w.reshape(out, -1)
+    raw = group["weight"]
+    mats = [_matrix(raw["real"], out), _matrix(raw["imag"], out)] if isinstance(raw, dict) else [_matrix(raw, out)]
+    rec = _matrix(group["weight_rec"], out) if "weight_rec" in group else None
+    w = mats[0]
     if w.shape[0] != out:
         raise SpikeportError(f"{layer.name}: weight rows {w.shape[0]} != {out} neurons")
     if in_neurons and w.shape[1] != in_neurons:
         raise SpikeportError(f"{layer.name}: weight has {w.shape[1]} inputs, the layer before has {in_neurons} neurons")
-    nz = w != 0
+    count = sum((m != 0).astype(np.int64) for m in mats)       # synapses per (neuron, source)
     layer.in_neurons = int(w.shape[1])
     layer.in_shape = (layer.in_neurons,)
-    layer.synapses = int(nz.sum())
-    layer.weight_positions = layer.weights = int(w.size)
-    layer.fan_in = int(nz.sum(axis=1).max(initial=0))
-    layer.fanout = nz.sum(axis=0).astype(np.int64)
+    layer.synapse_matrix = count if rec is None else np.hstack([count, (rec != 0).astype(np.int64)])
+    layer.synapses = int(layer.synapse_matrix.sum())
+    layer.weight_positions = layer.weights = layer.connections = int(sum(m.size for m in mats + [rec]
+                                                                          if m is not None))
+    layer.fan_in = int(layer.synapse_matrix.sum(axis=1).max(initial=0))
+    layer.fanout = count.sum(axis=0)
     layer.fan_out = int(layer.fanout.max(initial=0))
-    layer.weight_bits = weight_bits(w)
-    layer.dense_weight = w
-    layer.connections = int(w.size)
-    _stored(group, layer, w)
+    layer.weight_bits = max(weight_bits(m) for m in mats + [rec] if m is not None)
+    layer.dense_weight = count
+    if len(mats) > 1:
+        layer.kind = "complex_dense"
+    elif rec is not None:
+        layer.kind = "dense_rec"
+        layer.notes.append("recurrent synapses: the layer's own spikes return one step later")
+    _stored(group, layer, np.concatenate([m.reshape(-1) for m in mats + [rec] if m is not None]))
     if "delay" in group:
         d = np.asarray(group["delay"], dtype=np.float64)
         layer.kind = "delay_dense"
@@ -225,14 +241,14 @@ def read_topology(net_path: str | os.PathLike) -> list[LayerTopology]:
     flow = _Flow()
     for entry in read_layers(net_path):
         g, i = entry.fields, entry.index
-        kind, shape = text(g["type"]), tuple(int(s) for s in np.asarray(g["shape"]).reshape(-1))
+        kind, shape = text(g["type"]), tuple(int(s) for s in np.asarray(g.get("shape", ())).reshape(-1))
         if kind == "input":
             layer = _input_layer(g, i, shape, flow)
         elif kind == "flatten":
             layer = LayerTopology(i, "flatten", shape, 0, False)
             if flow.shape is not None:
                 flow.shape = (int(np.prod(flow.shape)),)
-        elif kind in ("dense", "conv", "pool"):
+        elif kind in ("dense", "dense_rec", "dense_comp", "conv", "pool"):
             layer = _compute_layer(g, i, kind, shape, flow, f"{net_path}: layer {i}")
         else:
             layer = _other_layer(i, kind, shape)
@@ -273,7 +289,7 @@ def _compute_layer(g: dict, i: int, kind: str, shape: tuple, flow: _Flow, where:
     if pooled:
         layer.notes.append("pool layer: a grouped convolution with one shared weight")
     _neuron(g, layer)
-    if kind == "dense":
+    if kind in ("dense", "dense_rec", "dense_comp"):
         _dense(g, layer, int(np.prod(flow.shape)) if flow.shape is not None else 0)
         layer.shape = shape = (layer.neurons,)
     else:

@@ -225,6 +225,8 @@ def check_bias(layer: Layer, neurons: tuple, neuron: str | None) -> None:
     b = numbers(layer, "bias", layer.get("bias"), True, lo, hi)
     if b is None:
         return
+    if not neurons:
+        return                          # the layer's shape is at fault, and said so
     n = int(np.prod(neurons))
     if not (b.size == 1 or b.size == n or (len(neurons) == 3 and b.size == neurons[0])):
         layer.add("bias", f"has {b.size} values", f"1, one per channel ({neurons[0]}) or one per neuron ({n})")
@@ -308,9 +310,9 @@ def check_dense(layer: Layer, chain: Chain, shape: tuple | None, neuron: str | N
         ("weight_rec",) if layer.kind == "dense_rec" else ())
     mats = [dense_weights(layer, f, rows) for f in fields]
     w = mats[0]
-    if w is not None and not complex_ and not (np.any(w) or (len(mats) > 1 and mats[1] is not None
-                                                            and np.any(mats[1]))):
-        layer.add("weight", "is all zero", "at least one nonzero weight (netx's weight optimiser divides by it)")
+    for m, f in zip(mats, fields):      # netx optimises each matrix's weight bits on its own
+        if m is not None and m.size and not np.any(m):
+            layer.add(f, "is all zero", "at least one nonzero weight (netx's weight optimiser divides by it)")
     if layer.kind == "dense_rec" and len(mats) > 1 and mats[1] is not None and rows and mats[1].shape != (rows, rows):
         layer.add("weight_rec", f"has shape {mats[1].shape}", f"({rows}, {rows})")
     if layer.kind == "dense_rec" and "delay" in layer.fields:
