@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {"spikeport": "spikeport", "train": "spikeport.train", "export": "spikeport.export",
             "sim": "spikeport.sim", "hw": "spikeport.hw"}
 # the small core every stage may use

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import spikeport
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_stage_packages_map_to_their_folders():
