@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikeport.errors import SpikeportError
 from spikeport.fixed_point import input_current
 
 
@@ -20,7 +21,7 @@ def to_netx_input(x: np.ndarray, analog: bool) -> np.ndarray:
     if x.ndim == 5:
         x = x.transpose(0, 3, 2, 1, 4)
     elif x.ndim != 3:
-        raise ValueError(f"model input must be (batch, C, H, W, T) or (batch, n, T), got {x.shape}")
+        raise SpikeportError(f"model input must be (batch, C, H, W, T) or (batch, n, T), got {x.shape}")
     return input_current(x) if analog else x.astype(np.float32)
 
 

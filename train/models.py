@@ -18,8 +18,8 @@ metadata) and built from it:
 
 One block = synapse + CUBA neuron (+ the one-timestep axonal shift that Loihi's
 synapse adds, + an optional learnable axonal delay). Weights pass through
-:func:`spikeport.export.fixed_point.quantize_weight` and analog input through
-:func:`~spikeport.export.fixed_point.quantize_input` in every forward pass, so
+:func:`spikeport.train.quantize.quantize_weight` and analog input through
+:func:`~spikeport.train.quantize.quantize_input` in every forward pass, so
 training sees the integers the chip will hold. Layer kinds: ``conv``, ``pool``
 (non-overlapping windows; the export runs as a grouped convolution, see
 :mod:`spikeport.sim.lowering`), ``flatten`` and ``dense``.
@@ -210,7 +210,7 @@ def dense_spec(sizes: Sequence[int], neuron: dict | None = None, delay: bool = F
                input_neuron: bool = False) -> dict:
     """Spec of an MLP ``sizes = [inputs, hidden..., outputs]`` (delays on hidden layers)."""
     if len(sizes) < 2:
-        raise ValueError("a dense network needs at least [inputs, outputs]")
+        raise SpikeportError(f"dense network sizes {list(sizes)}: need at least [inputs, outputs]")
     layers = [{"kind": "dense", "out": int(n), "delay": bool(delay and i < len(sizes) - 2)}
               for i, n in enumerate(sizes[1:])]
     return {"input_shape": [int(sizes[0])], "input_neuron": input_neuron,
@@ -265,7 +265,7 @@ def kws_spec(model: str, input_channels: int = 3, bands: int = 40, classes: int 
         for layer in spec["layers"]:
             layer["delay_init"] = 32 if layer["delay"] else 0
         return dict(spec, weight_scale=4.0)
-    raise ValueError(f"unknown model {model!r} (known: conv, dense)")
+    raise SpikeportError(f"unknown model {model!r} (known: conv, dense)")
 
 
 class AnnTwin(torch.nn.Module):
