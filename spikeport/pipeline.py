@@ -104,7 +104,20 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
              corpus: dict | None = None, lava_clips: int = 5, limit: int | None = None, seed: int = 0,
              force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
     """Run (or bring up to date) the whole pipeline into ``out``; returns the summary
-    that is also written to ``out/demo.json``."""
+    that is also written to ``out/demo.json``. A second demo into the same folder is
+    refused at once (one line), before any stage runs."""
+    from spikeport.locks import locked
+
+    with locked(out, "demo run", lock_file=Path(out) / DEMO_LOCK):
+        return _run_demo(Path(out), epochs, ann_epochs, reference, reference_epochs, corpus, lava_clips, limit,
+                         seed, force, progress, cache_dir)
+
+
+DEMO_LOCK = ".spikeport-demo.lock"
+
+
+def _run_demo(out: Path, epochs, ann_epochs, reference, reference_epochs, corpus, lava_clips, limit, seed, force,
+              progress, cache_dir) -> dict:
     from spikeport.evaluate import evaluate_network
     from spikeport.export import export_run
     from spikeport.hw.mapping import map_network
@@ -113,8 +126,6 @@ def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs:
     from spikeport.train.config import KwsConfig, default_cache_dir
     from spikeport.train.corpus import MANIFEST, build_corpus, corpus_root
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     stages = _Stages(out, force)
     corpus = dict(corpus or {})

@@ -130,12 +130,18 @@ def test_second_writer_of_a_run_folder_gets_one_line(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == [".spikeport.lock"]
 
 
-def test_second_demo_into_one_folder_gets_one_line(tmp_path, capsys):
+def test_second_demo_into_one_folder_gets_one_line(tmp_path, capsys, monkeypatch):
+    from spikeport.pipeline import DEMO_LOCK
+
+    monkeypatch.setenv("SPIKEPORT_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
-    with locked(out, "training run"):
+    with locked(out, "demo run", lock_file=out / DEMO_LOCK):
+        t = time.monotonic()
         code = main(["demo", "--out", str(out)])
+        assert time.monotonic() - t < 30            # refused before building any corpus
     err = capsys.readouterr().err
     assert code == 2 and "another spikeport process" in _one_line(err)
+    assert not (tmp_path / "cache").exists()
 
 
 TINY = dict(model="dense", delays=False, epochs=2, ann_epochs=1, reference="none", batch_size=16)
