@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from spikeport.errors import SpikeportError
-from spikeport.fixed_point import BIAS_BITS, DECAY_UNITY, MAX_DELAY, NETX_MIXED_MAX, NETX_WEIGHT_RANGE, VTH_MAX
+from spikeport.fixed_point import (BIAS_BITS, DECAY_UNITY, MAX_DELAY, NETX_MIXED_MAX, NETX_WEIGHT_RANGE, VTH_MAX,
+                                   netx_keeps)
 
 BUILT = ("input", "dense", "dense_rec", "dense_comp", "conv", "pool", "flatten", "average")
 NOT_BUILT = ("convT", "unpool", "concat")
@@ -313,6 +314,7 @@ def check_dense(layer: Layer, chain: Chain, shape: tuple | None, neuron: str | N
     for m, f in zip(mats, fields):      # netx optimises each matrix's weight bits on its own
         if m is not None and m.size and not np.any(m):
             layer.add(f, "is all zero", "at least one nonzero weight (netx's weight optimiser divides by it)")
+    check_kept(layer, mats, fields, complex_)
     if layer.kind == "dense_rec" and len(mats) > 1 and mats[1] is not None and rows and mats[1].shape != (rows, rows):
         layer.add("weight_rec", f"has shape {mats[1].shape}", f"({rows}, {rows})")
     if layer.kind == "dense_rec" and "delay" in layer.fields:
@@ -325,6 +327,20 @@ def check_dense(layer: Layer, chain: Chain, shape: tuple | None, neuron: str | N
         if m is not None and n_in is not None and m.shape[1] != n_in and f != "weight_rec":
             layer.add(f, f"has {m.shape[1]} inputs", f"{n_in}: the neurons of the layer before")
     return w
+
+
+def check_kept(layer: Layer, mats: list, fields: tuple, complex_: bool) -> None:
+    """Weights netx and Lava would run otherwise than written (:func:`netx_keeps`)."""
+    if any(m is None or not np.any(m) for m in mats) or len({m.shape[0] for m in mats}) != 1:
+        return
+    groups = [[m] for m in mats] if complex_ else [mats]     # a dense_rec layer's matrices share one exponent
+    names = [[f] for f in fields] if complex_ else [list(fields)]
+    for group, name in zip(groups, names):
+        ints_ = [m.astype(np.int64) for m in group]
+        if not netx_keeps(ints_):
+            layer.add(" and ".join(name), "would not load as written (netx's weight optimiser counts a sign bit "
+                      "these weights lack, and Lava then drops their lowest bit)",
+                      "weights of one sign without zeros, or even weights")
 
 
 def check_layer(layer: Layer, chain: Chain) -> None:

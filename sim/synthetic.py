@@ -32,6 +32,8 @@ import numpy as np
 from spikeport.atomic import atomic_path
 from spikeport.geometry import conv_out
 
+POOL_GEOMETRY = ("kernelSize", "stride", "padding", "dilation")
+
 
 def conv_output_shape(in_shape, weight_shape, stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> tuple:
     """``(O, H', W')`` of a convolution of ``(C, H, W)`` with an ``(O, C/g, kH, kW)`` kernel."""
@@ -91,6 +93,9 @@ def write_network(path: str | os.PathLike, layers: list[dict]) -> None:
                     shape = tuple(int(s) for s in layer.get("shape", shape or (1,)))
                     if layer.get("weight") is not None:       # e.g. a pool layer's shared kernel
                         g.create_dataset("weight", data=np.asarray(layer["weight"], np.float32))
+                    for key in POOL_GEOMETRY:                 # a pool layer's window, when given
+                        if layer.get(key) is not None:
+                            g.create_dataset(key, data=np.asarray(layer[key]))
                 if "shape" in layer and kind not in ("input",):
                     shape = tuple(int(s) for s in layer["shape"])
                 g.create_dataset("shape", data=np.asarray(shape))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from spikeport import cmd_demo, cmd_eval, cmd_export, cmd_hw, cmd_report, cmd_sim, cmd_train
+from spikeport import cmd_demo, cmd_eval, cmd_export, cmd_hw, cmd_nir, cmd_report, cmd_sim, cmd_train
 from spikeport.errors import SpikeportError
 from spikeport.options import Parser
 
@@ -22,6 +22,7 @@ def build_parser() -> Parser:
     cmd_eval.register(sub)
     cmd_hw.register(sub)
     cmd_report.register(sub)
+    cmd_nir.register(sub)
 
     cmd_demo.register(sub)
     return p

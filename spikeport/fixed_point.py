@@ -381,3 +381,19 @@ def lava_weights(w: np.ndarray, num_weight_bits: int) -> np.ndarray:
     if mode == INHIBITORY:
         w = -w
     return w.astype(np.int64)
+
+
+def netx_keeps(parts: list[np.ndarray]) -> bool:
+    """Whether netx's weight optimiser and Lava's Dense model run the integer dense
+    weights ``parts`` exactly as written. ``parts``: matrices ``(out, in_k)`` that share
+    one exponent (a ``dense_rec`` layer's feed-forward and recurrent weights; one matrix
+    otherwise). They do not when the optimiser counts a sign bit the weights lack (all
+    <= 0 with zeros: it takes them as mixed) and Lava then drops their lowest bit."""
+    both = np.hstack([np.asarray(p) for p in parts])
+    if not np.any(both):
+        return False
+    with np.errstate(divide="ignore"):
+        shifted, bits, exp = netx_weight_bits(both)
+    edges = np.cumsum([0] + [np.asarray(p).shape[1] for p in parts])
+    return all(np.array_equal(lava_weights(shifted[:, a:b], bits) * 2.0 ** exp, p)
+               for a, b, p in zip(edges[:-1], edges[1:], parts))

@@ -94,3 +94,31 @@ def test_stages_rerun_alone_from_the_cli(demo, tmp_path, capsys, monkeypatch):
 def test_eval_needs_spikeport_metadata(netx_gts, tmp_path, capsys):
     assert main(["eval", str(netx_gts / "tiny.net"), "--data", str(tmp_path)]) == 2
     assert "no spikeport training metadata" in capsys.readouterr().err
+
+
+def test_keyword_spotter_nir_round_trip(demo, tmp_path, capsys):
+    """The demo's keyword spotter (analog input neurons, convs, axonal delays) through
+    ``nir export`` and ``nir import``: the same integers, the same spikes on test clips."""
+    from spikeport.evaluate import dataset_inputs, network_metadata
+    from spikeport.sim.netx_reader import read_network
+    from spikeport.sim.simulate import simulate
+
+    out, cache, _ = demo
+    net, graph, back = out / "model.net", tmp_path / "kws.nir", tmp_path / "kws_again.net"
+    assert main(["nir", "export", str(net), "-o", str(graph)]) == 0
+    assert main(["nir", "import", str(graph), "-o", str(back)]) == 0
+    assert "bit-exact" in capsys.readouterr().out
+    a, b = read_network(net), read_network(back)
+    assert len(a) == len(b)
+    for la, lb in zip(a, b):
+        assert (la.neuron.du, la.neuron.dv, la.neuron.vth) == (lb.neuron.du, lb.neuron.dv, lb.neuron.vth)
+        for sa, sb in zip(la.synapses, lb.synapses):
+            assert np.array_equal(sa.weight, sb.weight) and sa.weight_exp == sb.weight_exp
+            assert (sa.delays is None) == (sb.delays is None)
+            assert sa.delays is None or np.array_equal(sa.delays, sb.delays)
+    x, _, _ = dataset_inputs(network_metadata(net), corpus_root(cache, **CORPUS), "test", limit=3,
+                             cache_dir=cache / "features", progress=False)
+    ra = simulate(net, x, backend="fast", record="all")
+    rb = simulate(back, x, backend="fast", record="all")
+    for la, lb in zip(ra.layers, rb.layers):
+        assert np.array_equal(la, lb)
