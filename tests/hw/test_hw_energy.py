@@ -40,7 +40,7 @@ def _net(path):
     with h5py.File(path, "w") as h:
         g = h.create_group("layer")
         for i, (kind, shape, w) in enumerate([("input", [3], None), ("dense", [4], np.full((4, 3), 2.0)),
-                                              ("dense", [2000], np.full((2000, 4), -2.0))]):
+                                              ("dense", [2000], np.full((2000, 4), -3.0))]):
             l = g.create_group(str(i))
             l.create_dataset("type", data=np.array([kind.encode()]))
             l.create_dataset("shape", data=np.array(shape))
