@@ -25,7 +25,6 @@ from spikeport.sim.lowering import pool_as_conv
 from spikeport.sim.netx_validate import NOT_BUILT, read_layers, text, validate
 
 DENSE_KINDS = ("dense", "delay_dense", "dense_rec", "complex_dense")
-COMPUTE_KINDS = ("input", "dense", "delay_dense", "dense_rec", "complex_dense", "conv")
 
 
 @dataclass
