@@ -311,8 +311,8 @@ def check_dense(layer: Layer, chain: Chain, shape: tuple | None, neuron: str | N
         ("weight_rec",) if layer.kind == "dense_rec" else ())
     mats = [dense_weights(layer, f, rows) for f in fields]
     w = mats[0]
-    for m, f in zip(mats, fields):      # netx optimises each matrix's weight bits on its own
-        if m is not None and m.size and not np.any(m):
+    for m, f in zip(mats, fields):      # netx optimises weight bits per matrix (weight_rec with weight)
+        if m is not None and m.size and not np.any(m) and f != "weight_rec":
             layer.add(f, "is all zero", "at least one nonzero weight (netx's weight optimiser divides by it)")
     check_kept(layer, mats, fields, complex_)
     if layer.kind == "dense_rec" and len(mats) > 1 and mats[1] is not None and rows and mats[1].shape != (rows, rows):
@@ -331,7 +331,7 @@ def check_dense(layer: Layer, chain: Chain, shape: tuple | None, neuron: str | N
 
 def check_kept(layer: Layer, mats: list, fields: tuple, complex_: bool) -> None:
     """Weights netx and Lava would run otherwise than written (:func:`netx_keeps`)."""
-    if any(m is None or not np.any(m) for m in mats) or len({m.shape[0] for m in mats}) != 1:
+    if any(m is None for m in mats) or not any(np.any(m) for m in mats) or len({m.shape[0] for m in mats}) != 1:
         return
     groups = [[m] for m in mats] if complex_ else [mats]     # a dense_rec layer's matrices share one exponent
     names = [[f] for f in fields] if complex_ else [list(fields)]
