@@ -38,6 +38,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
           f"of model.net) {s['quantized_accuracy']:.3f}; ANN twin fp32 {acc(s['ann_accuracy'])}, int8 "
           f"{acc(s['ann_int8_accuracy'])}; DS-CNN fp32 {acc(s['reference_accuracy'])}, int8 "
           f"{acc(s['reference_int8_accuracy'])}")
+    print(f"robustness set ({s['robust_clips']} clips; held-out voices, rooms, equalisers, noises): SNN "
+          f"{s['robust_accuracy']:.3f}, ANN twin {s['robust_ann_accuracy']:.3f}")
     print(f"check: Lava fixed_pt on {s['lava_clips']} clips, spikes compared {comp['lava_vs_fast']:,} vs fast "
           f"({mism['lava_vs_fast']} mismatched), {comp['lava_vs_pytorch']:,} vs PyTorch "
           f"({mism['lava_vs_pytorch']} mismatched)")

@@ -24,9 +24,12 @@ def _encoder_params(items: list[str]) -> dict:
 
 
 def _cmd_train_kws(args: argparse.Namespace) -> int:
+    from spikeport.train.audio_augment import AudioAugment
     from spikeport.train.augment import Augment
     from spikeport.train.encoders import encoded_shape
     from spikeport.train.kws import KwsConfig, train_kws
+
+    d = KwsConfig()
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(name)s: %(message)s")
     if args.data is not None and not Path(args.data).is_dir():
@@ -39,7 +42,8 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                     ann_epochs=args.ann_epochs, reference=args.reference,
                     reference_epochs=args.reference_epochs, limit=args.limit, device=args.device, corpus=corpus,
-                    tail=args.tail, augment=Augment().to_json() if args.augment else {},
+                    tail=args.tail, augment=(d.augment or Augment().to_json()) if args.augment else {},
+                    audio_augment=(d.audio_augment or AudioAugment().to_json()) if args.audio_augment else {},
                     dropout=args.dropout, label_smoothing=args.label_smoothing, ema=args.ema,
                     weight_decay=args.weight_decay)
     cfg.validate("options")
@@ -94,8 +98,12 @@ def register(sub) -> None:
     s.add_argument("--tail", type=_int("tail"), default=d.tail,
                    help="timesteps of no input after each clip, so late words are answered inside the "
                         f"readout window (default {d.tail})")
-    s.add_argument("--augment", action="store_true",
-                   help="perturb training clips: +-1 mel band shift, level offset, noise (train/augment.py)")
+    s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=bool(d.augment),
+                   help="perturb training features: mel band shift or warp, level offset, noise, SpecAugment "
+                        f"masks (train/augment.py; default {'on' if d.augment else 'off'})")
+    s.add_argument("--audio-augment", action=argparse.BooleanOptionalAction, default=bool(d.audio_augment),
+                   help="train also on cached perturbed copies of the clips: speed, reverberation, equalisation, "
+                        f"noise (train/audio_augment.py; default {'on' if d.audio_augment else 'off'})")
     s.add_argument("--dropout", type=_num("dropout"), default=d.dropout,
                    help="probability of silencing an input or hidden neuron for a whole clip while "
                         f"training (SLAYER neuron dropout; default {d.dropout:g})")

@@ -1,6 +1,7 @@
 """The whole pipeline on the embedded corpus (``spikeport demo`` / ``make demo``):
 corpus -> train SNN + ANN twin -> export netx -> Lava vs fast, every spike ->
-fast eval on the test split -> Loihi 2 mapping -> energy report.
+fast eval on the test split -> both networks on the robustness set -> Loihi 2
+mapping -> energy report.
 
 Each stage records what it was computed from in ``<out>/stages.json`` (parameters
 and the size and modification time of its inputs) and is skipped when that still
@@ -102,22 +103,24 @@ def verify_bit_exact(net_path: Path, run_dir: Path, x_netx: np.ndarray, progress
 def run_demo(out: str | os.PathLike = "runs/demo", epochs: int = 11, ann_epochs: int = 8, reference: str = "dscnn",
              reference_epochs: int = 8,
              corpus: dict | None = None, lava_clips: int = 5, limit: int | None = None, seed: int = 0,
-             force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None) -> dict:
+             force: bool = False, progress: bool = True, cache_dir: str | os.PathLike | None = None,
+             robust: dict | None = None) -> dict:
     """Run (or bring up to date) the whole pipeline into ``out``; returns the summary
-    that is also written to ``out/demo.json``. A second demo into the same folder is
-    refused at once (one line), before any stage runs."""
+    that is also written to ``out/demo.json``. ``robust``: robustness-set sizes
+    (``clips_per_word``, ``clips_per_unknown``; default the module's). A second demo
+    into the same folder is refused at once (one line), before any stage runs."""
     from spikeport.locks import locked
 
     with locked(out, "demo run", lock_file=Path(out) / DEMO_LOCK):
         return _run_demo(Path(out), epochs, ann_epochs, reference, reference_epochs, corpus, lava_clips, limit,
-                         seed, force, progress, cache_dir)
+                         seed, force, progress, cache_dir, dict(robust or {}))
 
 
 DEMO_LOCK = ".spikeport-demo.lock"
 
 
 def _run_demo(out: Path, epochs, ann_epochs, reference, reference_epochs, corpus, lava_clips, limit, seed, force,
-              progress, cache_dir) -> dict:
+              progress, cache_dir, robust: dict) -> dict:
     from spikeport.evaluate import evaluate_network
     from spikeport.export import export_run
     from spikeport.hw.mapping import map_network
@@ -144,6 +147,8 @@ def _run_demo(out: Path, epochs, ann_epochs, reference, reference_epochs, corpus
     stages.run("eval", {"limit": limit}, [net_path], [out / "eval.json"],
                lambda: _write_json(out / "eval.json", evaluate_network(
                    net_path, root, "test", limit=limit, cache_dir=cache / "features", progress=progress)))
+    stages.run("robust", robust, [out / "model.pt", out / "ann.pt"], [out / "robust.json"],
+               lambda: _robust(out, cache, robust, progress))
     profile = load_profile("loihi2")
     stages.run("map", {"chip": "loihi2"}, [net_path], [out / "mapping.json"],
                lambda: _write_json(out / "mapping.json", map_network(net_path, profile).to_json()))
@@ -182,6 +187,16 @@ def _verify(net_path: Path, out: Path, root: Path, clips: int, features: Path, p
     _write_json(out / "verify.json", v)
 
 
+def _robust(out: Path, cache: Path, sizes: dict, progress: bool) -> None:
+    """``robust.json``: the SNN and its ANN twin on the robustness set (voices, rooms
+    and noises training never met; :mod:`spikeport.train.robust_corpus`)."""
+    from spikeport.train.robust_corpus import build_robustness_set, robust_root
+    from spikeport.train.robust_eval import evaluate_run
+
+    root = build_robustness_set(robust_root(cache, **sizes), progress=progress, **sizes)
+    _write_json(out / "robust.json", evaluate_run(out, root, cache_dir=cache / "features", progress=progress))
+
+
 def _report(net_path: Path, out: Path, root: Path, profile, features: Path) -> None:
     """The energy report of the evaluated network against the run's ANNs (``out/report``)."""
     from spikeport.evaluate import report_inputs
@@ -199,8 +214,8 @@ def _report(net_path: Path, out: Path, root: Path, profile, features: Path) -> N
 
 def _summary(out: Path, net_path: Path) -> dict:
     """``demo.json``: the figures of every stage's output."""
-    summary_t, ev, ver, energy, mapping = (json.loads((out / name).read_text()) for name in (
-        "summary.json", "eval.json", "verify.json", "report/energy.json", "mapping.json"))
+    summary_t, ev, ver, energy, mapping, robust = (json.loads((out / name).read_text()) for name in (
+        "summary.json", "eval.json", "verify.json", "report/energy.json", "mapping.json", "robust.json"))
     head = energy["headline"]
     return {
         "float_accuracy": summary_t["float_accuracy"], "quantized_accuracy": ev["accuracy"],
@@ -211,6 +226,8 @@ def _summary(out: Path, net_path: Path) -> dict:
         "lava_accuracy": ver["lava_accuracy"], "lava_clips": ver["clips"],
         "spikes_compared": ver["compared"], "spikes_mismatched": ver["mismatched"],
         "activity_counts_equal": ver["activity_counts_equal"],
+        "robust_accuracy": robust["snn_accuracy"], "robust_ann_accuracy": robust["ann_accuracy"],
+        "robust_clips": robust["clips"],
         "firing_mean": summary_t["firing_mean"], "loihi2_cores": mapping["cores"], "fits": mapping["fits"],
         "snn_pJ": head["snn_pJ"], "ratio": head["ratio"], "headline": head["text"],
         "neurobench": energy["neurobench"]["table"],

@@ -10,12 +10,17 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from spikeport.train.augmented_features import draw
+
 
 def fit_ann(net: torch.nn.Module, to_input: Callable[[np.ndarray], torch.Tensor], x: np.ndarray, y: np.ndarray,
             epochs: int, seed: int = 0, lr: float = 1e-3, batch_size: int = 64, cosine: bool = False,
-            desc: str = "ANN", progress: bool = True) -> dict:
+            desc: str = "ANN", progress: bool = True, copies: np.ndarray | None = None) -> dict:
     """Train ``net`` on features ``x`` (``to_input`` makes a batch its input) and labels
-    ``y`` ``(clips,)``; returns ``{"seconds", "epochs"}`` and leaves ``net`` in eval mode."""
+    ``y`` ``(clips,)``; with ``copies`` ``(copies, clips, ...)`` each clip of a batch is
+    its clean or one of its perturbed versions, drawn as the SNN draws them
+    (:func:`spikeport.train.augmented_features.draw`). Returns ``{"seconds", "epochs"}``
+    and leaves ``net`` in eval mode."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     steps = max(epochs * ((len(x) + batch_size - 1) // batch_size), 1)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) if cosine else None
@@ -27,7 +32,8 @@ def fit_ann(net: torch.nn.Module, to_input: Callable[[np.ndarray], torch.Tensor]
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size].numpy()
-            loss = F.cross_entropy(net(to_input(x[idx])), yt[idx])
+            xb = draw(x, copies, idx, np.random.default_rng([seed, epoch, i]))
+            loss = F.cross_entropy(net(to_input(xb)), yt[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -48,7 +48,7 @@ def train_twin(model: str, spec: dict, data: dict, epochs: int, seed: int, progr
         ann_spec["input_shape"] = [int(np.prod(xtr.shape[1:3]))]
     ann = AnnTwin(ann_spec)
     info = fit_ann(ann, twin_input(model), xtr, ytr, epochs, seed, lr=1e-3, batch_size=64, desc="ANN twin",
-                   progress=progress)
+                   progress=progress, copies=data.get("train_copies"))
     return ann, info
 
 

@@ -41,6 +41,7 @@ class KwsConfig:
     encoder_params: dict = field(default_factory=dict)
     tail: int = 50                      # timesteps of no input after each clip (see encode_features)
     augment: dict = field(default_factory=dict)  # train/augment.Augment fields; {}: none
+    audio_augment: dict = field(default_factory=dict)  # train/audio_augment.AudioAugment fields; {}: none
     delays: bool = True                 # learnable axonal delays in the hidden dense layer
     dropout: float = 0.0                # SLAYER neuron dropout while training (input and hidden layers)
     epochs: int = 11
@@ -98,7 +99,7 @@ class KwsConfig:
         for name, options in CHOICES.items():
             if getattr(self, name) not in options:
                 raise SpikeportError(f"{where}: {name} is {getattr(self, name)!r}; allowed: {', '.join(options)}")
-        for name in ("encoder_params", "augment", "arch", "corpus", "features"):
+        for name in ("encoder_params", "augment", "audio_augment", "arch", "corpus", "features"):
             if not isinstance(getattr(self, name), dict):
                 raise SpikeportError(f"{where}: {name} must be an object")
         for key, v in self.corpus.items():
@@ -110,6 +111,10 @@ class KwsConfig:
         from spikeport.train.features import FeatureParams
 
         FeatureParams.from_json(self.features, f"{where}: features")
+        if self.audio_augment:
+            from spikeport.train.audio_augment import AudioAugment
+
+            AudioAugment.from_json(self.audio_augment, f"{where}: audio_augment")
         if not isinstance(self.delays, bool):
             raise SpikeportError(f"{where}: delays must be true or false")
         if self.data is not None and not isinstance(self.data, str):

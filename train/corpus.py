@@ -5,13 +5,16 @@ Built locally when no ``--data`` is given, in the Speech Commands layout, so
 the ten command words plus ten other words (Speech Commands v0.01's auxiliary words,
 the ``_unknown_`` class), each clip one eSpeak NG utterance by a synthetic *speaker*
 (an English voice + a voice variant + a pitch band) at a random speed and pitch,
-resampled to 16 kHz, trimmed of silence, placed at a random position in 1 s and mixed
-with synthesized noise at a random SNR. The same noise types are written as 60 s files
+with a random intonation (statement, question, exclamation), pitch range and word
+emphasis (SSML), resampled to 16 kHz, trimmed of silence, placed at a random position
+in 1 s and mixed with synthesized noise at a random SNR. The same noise types are written as 60 s files
 into ``_background_noise_/`` for the ``_silence_`` class.
 
 Splits follow the dataset's rule that test speakers are unseen: the (voice, variant)
 pairs are divided about 80/10/10 between train, validation and test, and all of a
-pair's pitch bands stay on the same side.
+pair's pitch bands stay on the same side. :data:`HELD_OUT_VOICES` and
+:data:`HELD_OUT_VARIANTS` never appear: they speak the robustness set
+(:mod:`spikeport.train.robust_corpus`).
 
 Same parameters and seed -> byte-identical files. A manifest records the parameters, so
 building again with the same ones returns at once and other ones rebuild the folder
@@ -59,6 +62,15 @@ VARIANTS: tuple[str, ...] = (
     "robosoft6", "robosoft7", "robosoft8", "sandro", "shelby", "steph", "steph2", "steph3", "Storm",
     "travis", "victor", "zac", "anika", "AnxiousAndy",
 )
+# Kept out of the corpus for the robustness set: two accents and 17 variants
+# (spread over male, female, klatt, robosoft and the named ones).
+HELD_OUT_VOICES: tuple[str, ...] = ("en-029", "en-gb-scotland")
+HELD_OUT_VARIANTS: tuple[str, ...] = (
+    "Alicia", "Andy", "boris", "david", "f3", "Gene2", "grandma", "iven3", "klatt4", "linda", "m6", "Mario",
+    "norbert", "robosoft4", "steph2", "travis", "zac")
+INTONATIONS: tuple[str, ...] = (".", "?", "!")
+PITCH_RANGES: tuple[str, ...] = ("x-low", "low", "medium", "high", "x-high")  # SSML prosody range
+EMPHASIS: tuple[str, ...] = ("none", "moderate", "strong")                    # SSML emphasis level
 PITCH_BANDS: tuple[tuple[int, int], ...] = ((20, 39), (40, 59), (60, 79))  # espeak -p, 0-99
 SPEED_WPM = (130, 210)
 SNR_DB = (10.0, 30.0)
@@ -67,7 +79,7 @@ NOISE_TYPES: tuple[str, ...] = ("white", "pink", "brown", "hum", "fan")
 BACKGROUND_SECONDS = 60
 BACKGROUND_RMS = (0.02, 0.1)
 MANIFEST = "spikeport_corpus.json"
-CORPUS_FORMAT = 2  # bump when the synthesis changes, so old corpora are rebuilt
+CORPUS_FORMAT = 3  # bump when the synthesis changes, so old corpora are rebuilt
 ESPEAK_RATE = 22050
 
 DEFAULT_CLIPS_PER_WORD = 600
@@ -85,6 +97,7 @@ class _Job:
     speed: int
     pitch: int
     seed: tuple[int, ...]
+    text: str = ""      # SSML of the word (:func:`ssml`); "" speaks the word plainly
 
 
 def _espeak(args: Sequence[str]) -> bytes:
@@ -100,12 +113,36 @@ def _espeak(args: Sequence[str]) -> bytes:
     return res.stdout
 
 
-def available_voices() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The :data:`VOICES` and :data:`VARIANTS` this eSpeak NG installation has."""
+def ssml(word: str, intonation: str = ".", pitch_range: str = "medium", emphasis: str = "none") -> str:
+    """``word`` as SSML for ``espeak-ng -m``: spoken as a one-word statement, question
+    or exclamation (``intonation`` one of :data:`INTONATIONS`), with a prosody range
+    and an emphasis level."""
+    inner = f"{word}{intonation}"
+    if emphasis != "none":
+        inner = f'<emphasis level="{emphasis}">{word}</emphasis>{intonation}'
+    return f'<speak><prosody range="{pitch_range}">{inner}</prosody></speak>'
+
+
+def random_ssml(word: str, rng: np.random.Generator) -> str:
+    """:func:`ssml` with an intonation, range and emphasis drawn uniformly."""
+    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    return ssml(word, pick(INTONATIONS), pick(PITCH_RANGES), pick(EMPHASIS))
+
+
+def available_voices(held_out: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The :data:`VOICES` and :data:`VARIANTS` this eSpeak NG installation has, less the
+    held-out ones; with ``held_out``, only :data:`HELD_OUT_VOICES` and
+    :data:`HELD_OUT_VARIANTS`."""
     langs = {line.split()[1] for line in _espeak(["--voices=en"]).decode().splitlines()[1:] if line.split()}
     variants = set(re.findall(r"!v/(\S+)", _espeak(["--voices=variant"]).decode()))
-    voices = tuple(v for v in VOICES if v in langs)
-    found = tuple(v for v in VARIANTS if v in variants)
+    keep = (lambda v, held: v in held) if held_out else (lambda v, held: v not in held)
+    voices = tuple(v for v in VOICES if v in langs and keep(v, HELD_OUT_VOICES))
+    found = tuple(v for v in VARIANTS if v in variants and keep(v, HELD_OUT_VARIANTS))
+    if held_out:
+        if not voices or not found:
+            raise SpikeportError(f"espeak-ng has none of the held-out voices {', '.join(HELD_OUT_VOICES)} or "
+                                 f"none of the held-out variants: the robustness set cannot be built")
+        return voices, found
     if not voices or len(found) < 10:
         raise SpikeportError(
             f"espeak-ng has {len(voices)} of the English voices {', '.join(VOICES)} and {len(found)} of the "
@@ -179,14 +216,16 @@ def noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return x / np.sqrt(np.mean(x ** 2))
 
 
-def _synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> np.ndarray:
-    """One utterance, float64 at 16 kHz, trimmed, at most 1 s (spoken faster if needed)."""
+def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int, text: str = "") -> np.ndarray:
+    """One utterance of ``word`` (or of the SSML ``text``), float64 at 16 kHz, trimmed,
+    at most 1 s (spoken faster if needed)."""
     from scipy.signal import resample_poly
 
     what = f"{word!r} ({voice}+{variant}, {speed} wpm, pitch {pitch})"
     for _ in range(4):
-        wav, rate = _parse_wav(_espeak(["-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch),
-                                        "--stdout", word]), what)
+        markup = ["-m"] if text else []
+        wav, rate = _parse_wav(_espeak(["-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch), *markup,
+                                        "--stdout", text or word]), what)
         if rate != ESPEAK_RATE:
             raise SpikeportError(f"espeak-ng wrote {rate} Hz audio for {what}, expected {ESPEAK_RATE} Hz")
         y = _trim(resample_poly(wav, 320, 441))  # 22050 Hz -> 16000 Hz
@@ -198,21 +237,34 @@ def _synthesize(word: str, voice: str, variant: str, speed: int, pitch: int) -> 
     return y[:CLIP_SAMPLES]
 
 
-def _render(job: _Job) -> str:
-    """Synthesize, place and mix one clip and write it as 16-bit PCM; returns its path."""
-    rng = np.random.default_rng(list(job.seed))
-    speech = _synthesize(job.word, job.voice, job.variant, job.speed, job.pitch)
+def place(speech: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """``speech`` (at most 1 s) at a random position in 1 s of silence, its peak
+    scaled to a random level in :data:`SPEECH_PEAK`: float64 ``(CLIP_SAMPLES,)``, and
+    the RMS of the scaled speech."""
     speech = speech * (rng.uniform(*SPEECH_PEAK) / np.abs(speech).max())
     start = int(rng.integers(CLIP_SAMPLES - speech.size + 1))
     clip = np.zeros(CLIP_SAMPLES)
     clip[start:start + speech.size] = speech
-    kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
-    snr = rng.uniform(*SNR_DB)
-    clip += noise(kind, CLIP_SAMPLES, rng) * (np.sqrt(np.mean(speech ** 2)) / 10 ** (snr / 20))
+    return clip, float(np.sqrt(np.mean(speech ** 2)))
+
+
+def write_clip(path: str, clip: np.ndarray) -> None:
+    """``clip`` as 16-bit PCM at 16 kHz, scaled down (not clipped) if its peak is over 0.99."""
     peak = np.abs(clip).max()
     if peak > 0.99:  # scale the mix, not clip it, so the SNR holds
-        clip *= 0.99 / peak
-    sf.write(job.out, clip, SAMPLE_RATE, subtype="PCM_16")
+        clip = clip * (0.99 / peak)
+    sf.write(path, clip, SAMPLE_RATE, subtype="PCM_16")
+
+
+def _render(job: _Job) -> str:
+    """Synthesize, place and mix one clip and write it as 16-bit PCM; returns its path."""
+    rng = np.random.default_rng(list(job.seed))
+    speech = synthesize(job.word, job.voice, job.variant, job.speed, job.pitch, job.text)
+    clip, speech_rms = place(speech, rng)
+    kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
+    snr = rng.uniform(*SNR_DB)
+    clip += noise(kind, CLIP_SAMPLES, rng) * (speech_rms / 10 ** (snr / 20))
+    write_clip(job.out, clip)
     return job.out
 
 
@@ -253,7 +305,8 @@ def _plan(out: Path, words: Sequence[tuple[str, int]], voices: Sequence[str], va
             if split != "train":
                 lists[split].append(rel)
             jobs.append(_Job(str(out / rel), word, voice, variant, int(rng.integers(SPEED_WPM[0], SPEED_WPM[1] + 1)),
-                             int(rng.integers(PITCH_BANDS[band][0], PITCH_BANDS[band][1] + 1)), (seed, wi, i)))
+                             int(rng.integers(PITCH_BANDS[band][0], PITCH_BANDS[band][1] + 1)), (seed, wi, i),
+                             random_ssml(word, rng)))
     return jobs, lists, described
 
 
@@ -386,7 +439,8 @@ def _build(root: Path, clips_per_word: int, clips_per_unknown: int, seed: int, p
         (tmp / TESTING_LIST).write_text("".join(f"{p}\n" for p in sorted(lists["test"])))
         manifest = {"params": _params(clips_per_word, clips_per_unknown, seed), "files": len(jobs) + len(background),
                     "espeak_ng": version, "voices": list(voices), "variants": list(variants),
-                    "words": dict(words), "background": background, "speakers": speakers}
+                    "words": dict(words), "background": background, "speakers": speakers,
+                    "held_out": {"voices": list(HELD_OUT_VOICES), "variants": list(HELD_OUT_VARIANTS)}}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         old = None
         if root.exists():

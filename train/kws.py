@@ -34,6 +34,7 @@ from spikeport.atomic import atomic_path
 from spikeport.errors import SpikeportError
 from spikeport.train import encoders
 from spikeport.train.augment import NO_AUGMENT, Augment, augment
+from spikeport.train.augmented_features import draw
 from spikeport.train.config import KwsConfig
 from spikeport.train.ema import ema_init, ema_load, ema_update, ema_weights
 from spikeport.train.kws_data import encode_batch, encoder_params, prepare_data
@@ -127,22 +128,25 @@ def predict_counts(out: torch.Tensor) -> torch.Tensor:
 def evaluate_snn(cfg: KwsConfig, net: SpikingNet, feats: np.ndarray, labels: np.ndarray, seed: int,
              device: torch.device, batch_size: int = 64, progress: bool = False,
              desc: str = "eval") -> dict:
-    """Accuracy and mean firing rate per spiking layer (spikes per neuron per step)."""
+    """Accuracy, mean firing rate per spiking layer (spikes per neuron per step) and
+    ``predictions`` int64 ``(clips,)``."""
     net.eval()
-    correct, rates, n = 0, None, 0
+    correct, rates, n, preds = 0, None, 0, []
     with torch.no_grad():
         for i in tqdm(range(0, len(feats), batch_size), desc=desc, leave=False,
                       disable=None if progress else True):
             x = encode_batch(cfg, feats[i:i + batch_size], seed + i).to(device)
             outs = net(x, return_all=True)
             pred = predict_counts(outs[-1]).cpu().numpy()
+            preds.append(pred)
             correct += int((pred == labels[i:i + batch_size]).sum())
             r = np.array([float(o.mean()) * len(x) for o in outs])
             rates = r if rates is None else rates + r
             n += len(x)
     rates = rates / max(n, 1)
     return {"accuracy": correct / max(n, 1), "firing_per_layer": rates.tolist(),
-            "firing_mean": float(np.average(rates, weights=_layer_sizes(net)))}
+            "firing_mean": float(np.average(rates, weights=_layer_sizes(net))),
+            "predictions": np.concatenate(preds) if preds else np.zeros(0, np.int64)}
 
 
 def _layer_sizes(net: SpikingNet) -> list[int]:
@@ -245,7 +249,10 @@ def _train_epoch(run: Run, epoch: int, progress: bool) -> dict:
                disable=None if (progress and run.rank == 0) else True, leave=True, unit="batch")
     for i in bar:
         idx = order[i:i + cfg.batch_size].numpy()
-        feats = xtr[idx] if not aug.active else augment(xtr[idx], aug, np.random.default_rng([cfg.seed, epoch, i]))
+        rng = np.random.default_rng([cfg.seed, epoch, i])
+        feats = draw(xtr, run.data.get("train_copies"), idx, rng)
+        if aug.active:
+            feats = augment(feats, aug, rng)
         x = encode_batch(cfg, feats, cfg.seed * 100003 + epoch * 1009 + i).to(run.device)
         y = torch.as_tensor(ytr[idx]).to(run.device)
         outs = run.model(x, return_all=True)
@@ -295,6 +302,7 @@ def _model_meta(run: Run, test_f: dict, test_q: dict) -> dict:
         "dataset": data["root"] if cfg.data else "embedded eSpeak corpus",
         "features": dataclasses.asdict(data["params"]), "norm": data["norm"],
         "encoder": {"name": cfg.encoder, **encoder_params(cfg)}, "augment": cfg.augment,
+        "audio_augment": cfg.audio_augment,
         "frames": int(xtr.shape[-1]), "timesteps": int(encode_batch(cfg, xtr[:1], cfg.seed).shape[-1]),
         "model": cfg.model, "latency": run.net.latency,
         "readout": "class = output neuron with the most spikes over the timesteps",
@@ -325,6 +333,7 @@ def _finish(run: Run, progress: bool) -> dict:
         "float_accuracy": test_f["accuracy"], "quantized_accuracy": test_q["accuracy"],
         "firing_mean": test_q["firing_mean"], "firing_per_layer": test_q["firing_per_layer"],
         "train_seconds": float(sum(h["seconds"] for h in run.history)), "epochs": run.cfg.epochs,
+        "data_seconds": float(run.data.get("seconds", 0.0)),
     }
     summary.update(train_baselines(run.cfg, net.spec, run.data, run.out, progress))
     save_json(run.out / "summary.json", summary)
@@ -354,7 +363,9 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
     with rf.run_folder(out, rank):
         rf.check_start(out, cfg, resume)
         torch.manual_seed(cfg.seed)
+        t_data = time.time()
         data = prepare_data(cfg, Path(cache_dir) if cache_dir else None, progress=progress and rank == 0)
+        data["seconds"] = time.time() - t_data
         if len(data["train"][0]) == 0 or len(data["test"][0]) == 0:
             raise SpikeportError(f"{data['root']}: the {'training' if len(data['train'][0]) == 0 else 'test'} "
                                  f"split is empty")

@@ -20,7 +20,8 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
     Features are z-scored per (channel, band) with the training split's statistics
     (``"norm"``, which the exported model carries). Returns ``{"root", "classes",
     "params", "norm", "<split>": (features (clips, 3, bands, frames) float32,
-    labels (clips,) int64)}``.
+    labels (clips,) int64), "train_copies": perturbed training features (copies,
+    clips, 3, bands, frames) or None}``.
     """
     from spikeport.train.corpus import build_corpus, corpus_root
     from spikeport.train.features import FeatureParams, band_stats, compute_features, normalize
@@ -41,9 +42,24 @@ def prepare_data(cfg: KwsConfig, cache_dir: Path | None = None, progress: bool =
         feats, labels, _ = compute_features(s, params, cache_dir=cache_dir / "features", progress=progress)
         if split == "train":
             out["norm"] = band_stats(feats)
+            out["train_copies"] = _copies(cfg, s, params, out["norm"], cache_dir, progress)
         out[split] = (normalize(feats, out["norm"]), np.asarray(labels, dtype=np.int64))
         out["classes"] = list(s.classes)
     return out
+
+
+def _copies(cfg: KwsConfig, split, params, norm: dict, cache_dir: Path, progress: bool) -> np.ndarray | None:
+    """The normalised waveform-perturbed copies of the training split
+    ``(copies, clips, 3, bands, frames)``, or None without ``cfg.audio_augment``."""
+    if not cfg.audio_augment:
+        return None
+    from spikeport.train.audio_augment import AudioAugment
+    from spikeport.train.augmented_features import augmented_features
+    from spikeport.train.features import normalize
+
+    aug = AudioAugment.from_json(cfg.audio_augment, "config: audio_augment")
+    copies = augmented_features(split, params, aug, cfg.seed, cache_dir / "features", progress)
+    return np.stack([normalize(c, norm) for c in copies])
 
 
 def encoder_params(cfg: KwsConfig) -> dict:

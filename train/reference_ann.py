@@ -59,7 +59,8 @@ def train_reference(data: dict, epochs: int, seed: int = 0, lr: float = 3e-3, ba
     xtr, ytr = data["train"]
     net = build_dscnn(xtr.shape[1], xtr.shape[2], xtr.shape[3], len(data["classes"]), spec)
     info = fit_ann(net, torch.from_numpy, xtr, ytr, epochs, seed, lr=lr, batch_size=batch_size, cosine=True,
-                   desc=f"reference ANN ({NAME})", progress=progress)
+                   desc=f"reference ANN ({NAME})", progress=progress,
+                   copies=data.get("train_copies"))
     return net, info
 
 

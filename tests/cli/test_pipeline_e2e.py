@@ -14,6 +14,7 @@ from spikeport.train.corpus import corpus_root
 pytestmark = pytest.mark.lava
 
 CORPUS = {"clips_per_word": 12, "clips_per_unknown": 4}
+ROBUST = {"clips_per_word": 2, "clips_per_unknown": 1}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     cache = tmp_path_factory.mktemp("cache")
     s = run_demo(out, epochs=1, ann_epochs=1, reference_epochs=1, corpus=CORPUS, lava_clips=2, progress=False,
-                 cache_dir=cache)
+                 cache_dir=cache, robust=ROBUST)
     return out, cache, s
 
 
@@ -31,7 +32,7 @@ def test_demo_artifacts(demo):
     out, cache, s = demo
     for name in ("model.pt", "model.net", "ann.pt", "ann.json", "reference_ann.pt", "reference_ann.json",
                  "metrics.json", "summary.json", "verify.json",
-                 "eval.json", "mapping.json", "demo.json", "report/report.html", "report/report.md",
+                 "eval.json", "robust.json", "mapping.json", "demo.json", "report/report.html", "report/report.md",
                  "report/energy.json"):
         assert (out / name).is_file(), name
     ver = json.loads((out / "verify.json").read_text())
@@ -54,6 +55,11 @@ def test_demo_artifacts(demo):
     for png in (out / "report").glob("*.png"):
         assert mpimg.imread(png).size > 0
     assert s["bit_exact"] and s["fits"] and s["loihi2_cores"] > 0
+    robust = json.loads((out / "robust.json").read_text())
+    # 2 clips of each command word, 1 of each other word, 2 silence clips (the median word's count)
+    assert robust["clips"] == s["robust_clips"] == 10 * 2 + 10 * 1 + 2
+    assert 0.0 <= s["robust_accuracy"] == robust["snn_accuracy"] <= 1.0
+    assert set(robust["snn_by_condition"]["noise"]) <= {"babble", "clicks", "music"}
     meta_classes = json.loads((out / "summary.json").read_text())["classes"]
     assert len(meta_classes) == 12
 
@@ -64,9 +70,9 @@ def test_demo_rerun_skips_every_stage(demo, capsys):
     out, cache, s = demo
     before = (out / "model.net").stat().st_mtime_ns
     s2 = run_demo(out, epochs=1, ann_epochs=1, reference_epochs=1, corpus=CORPUS, lava_clips=2, progress=False,
-                  cache_dir=cache)
+                  cache_dir=cache, robust=ROBUST)
     printed = capsys.readouterr().out
-    assert printed.count("up to date, skipped") == 7, printed
+    assert printed.count("up to date, skipped") == 8, printed
     assert (out / "model.net").stat().st_mtime_ns == before
     assert s2 == s
 
