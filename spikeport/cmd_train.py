@@ -132,3 +132,28 @@ def register(sub) -> None:
     s.add_argument("--resume", action="store_true", help="continue the run in --out after its last epoch")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=_cmd_train_kws)
+    r = tsub.add_parser("robust-set", help="build the robustness set: held-out voices, rooms, equalisers, noises",
+                        description="Build the keyword robustness set (Speech Commands layout, every clip in "
+                                    "testing_list.txt) from eSpeak NG voices and variants the embedded corpus "
+                                    "never uses, with rooms, equalisers and noises training never applies; "
+                                    "evaluate on it with spikeport eval NET --data DIR.")
+    r.add_argument("--out", default=None, help="folder (default: robust in the cache, ~/.cache/spikeport)")
+    r.add_argument("--clips-per-word", type=integer(1, 100_000), default=None, help="per command word (default 40)")
+    r.add_argument("--clips-per-unknown", type=integer(0, 100_000), default=None, help="per other word (default 8)")
+    r.add_argument("--seed", type=_int("seed"), default=0)
+    r.set_defaults(func=_cmd_robust_set)
+
+
+def _cmd_robust_set(args: argparse.Namespace) -> int:
+    from spikeport.train import robust_corpus as rc
+    from spikeport.train.config import default_cache_dir
+
+    sizes = {"clips_per_word": args.clips_per_word or rc.DEFAULT_CLIPS_PER_WORD,
+             "clips_per_unknown": rc.DEFAULT_CLIPS_PER_UNKNOWN if args.clips_per_unknown is None
+             else args.clips_per_unknown, "seed": args.seed}
+    out = Path(args.out) if args.out else rc.robust_root(default_cache_dir(), **sizes)
+    root = rc.build_robustness_set(out, **sizes)
+    clips = len((root / "testing_list.txt").read_text().split())
+    print(f"robustness set: {clips} word clips in {root} (next: spikeport eval NET --data {root})")
+    return 0
+

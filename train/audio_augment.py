@@ -39,11 +39,11 @@ def fit_length(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def change_speed(y: np.ndarray, factor: float) -> np.ndarray:
     """``y`` played ``factor`` times faster (shorter and higher for ``factor > 1``):
-    band-limited resampling to ``len(y) / factor`` samples, length not fitted."""
+    band-limited (FFT) resampling to ``round(len(y) / factor)`` samples, length not
+    fitted."""
     from scipy.signal import resample
 
-    n = max(1, int(round(y.size / factor)))
-    return resample(np.asarray(y, dtype=np.float64), n)
+    return resample(np.asarray(y, dtype=np.float64), max(1, int(round(y.size / factor))))
 
 
 def stretch_tempo(y: np.ndarray, rate: float) -> np.ndarray:

@@ -11,7 +11,10 @@ noises that training never meets, in the Speech Commands layout (every clip in
   (high-pass 400-800 Hz), all Butterworth (training equalises with peaking filters);
 * noise: babble of held-out voices saying other words, clicks, and music-like tones
   (training uses white, pink, brown, hum and fan noise), at 5-20 dB SNR;
-  ``_background_noise_/`` holds the same three kinds for the ``_silence_`` class.
+  ``_background_noise_/`` holds the same three kinds for the ``_silence_`` class;
+* a quarter of the clips (:data:`P_CLEAN`) have none of these, only the corpus' own
+  noise at its SNRs: the held-out speaker alone, so that the breakdown separates what
+  unseen speakers cost from what unseen acoustics cost.
 
 Each clip's conditions are recorded in the manifest (``clips``), so accuracy can be
 broken down by condition. Same parameters and seed -> byte-identical files.
@@ -34,13 +37,14 @@ from spikeport.train.speech_commands import BACKGROUND_DIR, CLIP_SAMPLES, COMMAN
     VALIDATION_LIST
 
 MANIFEST = "spikeport_robust.json"
-ROBUST_FORMAT = 1
+ROBUST_FORMAT = 2
 PITCH = (10, 90)
 SPEED_WPM = (120, 230)
 RT60 = (0.2, 1.0)           # s
 SNR_DB = (5.0, 20.0)
 P_REVERB = 0.6
 P_EQ = 0.6
+P_CLEAN = 0.25              # clips with the held-out speaker alone: separates speaker from acoustics
 NOISE_KINDS: tuple[str, ...] = ("babble", "clicks", "music")
 EQ_KINDS: tuple[str, ...] = ("telephone", "muffled", "tinny")
 BABBLE_WORDS: tuple[str, ...] = ("window", "paper", "morning", "river", "number", "little", "garden", "yellow",
@@ -136,28 +140,27 @@ def held_out_noise(kind: str, n: int, rng: np.random.Generator, speakers: list[t
 
 @dataclass(frozen=True)
 class _Clip:
-    out: str
-    word: str
-    voice: str
-    variant: str
-    speed: int
-    pitch: int
-    text: str
-    seed: tuple[int, ...]
+    """One clip: what the corpus would synthesize, and who may babble behind it."""
+
+    job: cp._Job
     speakers: tuple[tuple[str, str], ...]
 
 
 def _conditions(rng: np.random.Generator) -> dict:
-    """One clip's room, equaliser and noise."""
+    """One clip's room, equaliser and noise; with probability :data:`P_CLEAN` none of
+    them (the held-out speaker alone, in the corpus' own kinds of noise)."""
+    if rng.random() < P_CLEAN:
+        return {"rt60": None, "eq": None, "noise": "corpus", "snr_db": float(rng.uniform(*cp.SNR_DB))}
     return {"rt60": float(rng.uniform(*RT60)) if rng.random() < P_REVERB else None,
             "eq": EQ_KINDS[int(rng.integers(len(EQ_KINDS)))] if rng.random() < P_EQ else None,
             "noise": NOISE_KINDS[int(rng.integers(len(NOISE_KINDS)))], "snr_db": float(rng.uniform(*SNR_DB))}
 
 
-def _render(job: _Clip) -> dict:
+def _render(clip_job: _Clip) -> dict:
     """Synthesize, degrade and write one clip; returns its conditions."""
     from scipy.signal import fftconvolve
 
+    job = clip_job.job
     rng = np.random.default_rng(list(job.seed))
     speech = cp.synthesize(job.word, job.voice, job.variant, job.speed, job.pitch, job.text)
     clip, _ = cp.place(speech, rng)
@@ -166,7 +169,12 @@ def _render(job: _Clip) -> dict:
         clip = fftconvolve(clip, shoebox_rir(cond["rt60"], rng))[:CLIP_SAMPLES]
     if cond["eq"] is not None:
         clip = equalise(clip, cond["eq"], rng)
-    clip = mix_at_snr(clip, held_out_noise(cond["noise"], CLIP_SAMPLES, rng, list(job.speakers)), cond["snr_db"])
+    if cond["noise"] == "corpus":
+        kind = cp.NOISE_TYPES[int(rng.integers(len(cp.NOISE_TYPES)))]
+        clip = mix_at_snr(clip, cp.noise(kind, CLIP_SAMPLES, rng), cond["snr_db"])
+    else:
+        clip = mix_at_snr(clip, held_out_noise(cond["noise"], CLIP_SAMPLES, rng, list(clip_job.speakers)),
+                          cond["snr_db"])
     cp.write_clip(job.out, clip)
     return {"voice": job.voice, "variant": job.variant, "pitch": job.pitch, "speed": job.speed, **cond}
 
@@ -182,10 +190,10 @@ def _plan(tmp: Path, clips_per_word: int, clips_per_unknown: int, seed: int) -> 
         for i in range(count):
             voice, variant = speakers[int(rng.integers(len(speakers)))]
             sid = cp._speaker_id(voice, variant, 9)
-            jobs.append(_Clip(str(tmp / word / f"{sid}_nohash_{i}.wav"), word, voice, variant,
-                              int(rng.integers(SPEED_WPM[0], SPEED_WPM[1] + 1)),
-                              int(rng.integers(PITCH[0], PITCH[1] + 1)), cp.random_ssml(word, rng),
-                              (seed, wi, i), speakers))
+            job = cp._Job(str(tmp / word / f"{sid}_nohash_{i}.wav"), word, voice, variant,
+                          int(rng.integers(SPEED_WPM[0], SPEED_WPM[1] + 1)), int(rng.integers(PITCH[0], PITCH[1] + 1)),
+                          (seed, wi, i), cp.random_ssml(word, rng))
+            jobs.append(_Clip(job, speakers))
     return jobs
 
 
@@ -243,7 +251,7 @@ def build_robustness_set(root: str | os.PathLike, clips_per_word: int = DEFAULT_
             with bar, ProcessPoolExecutor(max_workers=max(1, workers)) as ex:
                 conditions = {}
                 for job, cond in zip(jobs, ex.map(_render, jobs, chunksize=8)):
-                    conditions[str(Path(job.out).relative_to(tmp))] = cond
+                    conditions[str(Path(job.job.out).relative_to(tmp))] = cond
                     bar.update()
             (tmp / VALIDATION_LIST).write_text("")
             (tmp / TESTING_LIST).write_text("".join(f"{p}\n" for p in sorted(conditions)))

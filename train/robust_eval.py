@@ -35,6 +35,8 @@ def breakdown(correct: np.ndarray, conditions: list[dict | None]) -> dict[str, d
     for ok, cond in zip(correct, conditions):
         if cond is None:
             continue
+        clean = cond["rt60"] is None and cond["eq"] is None and cond["noise"] == "corpus"
+        groups["acoustics"]["speaker only" if clean else "held-out acoustics"].append(bool(ok))
         groups["noise"][cond["noise"]].append(bool(ok))
         groups["eq"][cond["eq"] or "none"].append(bool(ok))
         groups["reverb"]["yes" if cond["rt60"] is not None else "no"].append(bool(ok))

@@ -59,7 +59,7 @@ def test_demo_artifacts(demo):
     # 2 clips of each command word, 1 of each other word, 2 silence clips (the median word's count)
     assert robust["clips"] == s["robust_clips"] == 10 * 2 + 10 * 1 + 2
     assert 0.0 <= s["robust_accuracy"] == robust["snn_accuracy"] <= 1.0
-    assert set(robust["snn_by_condition"]["noise"]) <= {"babble", "clicks", "music"}
+    assert set(robust["snn_by_condition"]["noise"]) <= {"babble", "clicks", "music", "corpus"}
     meta_classes = json.loads((out / "summary.json").read_text())["classes"]
     assert len(meta_classes) == 12
 

@@ -259,7 +259,10 @@ def test_robustness_set_conditions_and_speakers(robust):
         assert rc.PITCH[0] <= c["pitch"] <= rc.PITCH[1] and rc.SPEED_WPM[0] <= c["speed"] <= rc.SPEED_WPM[1]
         assert c["rt60"] is None or rc.RT60[0] <= c["rt60"] <= rc.RT60[1]
         assert c["eq"] is None or c["eq"] in rc.EQ_KINDS
-        assert c["noise"] in rc.NOISE_KINDS and rc.SNR_DB[0] <= c["snr_db"] <= rc.SNR_DB[1]
+        if c["noise"] == "corpus":      # the held-out speaker alone, in the corpus' own noise
+            assert c["rt60"] is None and c["eq"] is None and cp.SNR_DB[0] <= c["snr_db"] <= cp.SNR_DB[1]
+        else:
+            assert c["noise"] in rc.NOISE_KINDS and rc.SNR_DB[0] <= c["snr_db"] <= rc.SNR_DB[1]
         # file name = the held-out speaker's id
         assert sc.speaker_of(rel) == cp._speaker_id(c["voice"], c["variant"], 9)
     # none of the robustness speakers' ids is a training speaker id (pitch bands 0-2)
@@ -301,7 +304,7 @@ def test_robust_eval_conditions_match_the_manifest(robust):
         else:
             assert cond == m[f"{c.path.parent.name}/{c.path.name}"]
     got = breakdown(np.ones(len(s), bool), conds)
-    assert set(got) == {"noise", "eq", "reverb", "voice"}
+    assert set(got) == {"acoustics", "noise", "eq", "reverb", "voice"}
     assert all(v == 1.0 for g in got.values() for v in g.values())
 
 
@@ -352,12 +355,13 @@ def test_breakdown_groups_by_condition():
 
     conds = [c("babble", None, None, "en-029"), c("babble", "telephone", 0.5, "en-029"),
              c("clicks", "telephone", None, "en-gb-scotland"), c("music", "muffled", 0.3, "en-gb-scotland"),
-             None, c("clicks", None, 0.9, "en-029")]
-    correct = np.array([1, 0, 1, 1, 0, 0], bool)
+             None, c("clicks", None, 0.9, "en-029"), c("corpus", None, None, "en-029")]
+    correct = np.array([1, 0, 1, 1, 0, 0, 1], bool)
     got = breakdown(correct, conds)
-    assert got == {"noise": {"babble": 0.5, "clicks": 0.5, "music": 1.0},
-                   "eq": {"muffled": 1.0, "none": 0.5, "telephone": 0.5},
+    assert got == {"acoustics": {"held-out acoustics": 0.6, "speaker only": 1.0},
+                   "noise": {"babble": 0.5, "clicks": 0.5, "corpus": 1.0, "music": 1.0},
+                   "eq": {"muffled": 1.0, "none": 2 / 3, "telephone": 0.5},
                    "reverb": {"no": 1.0, "yes": 1 / 3},
-                   "voice": {"en-029": 1 / 3, "en-gb-scotland": 1.0}}
-    assert list(got["noise"]) == ["babble", "clicks", "music"]   # sorted
+                   "voice": {"en-029": 0.5, "en-gb-scotland": 1.0}}
+    assert list(got["noise"]) == ["babble", "clicks", "corpus", "music"]   # sorted
     assert breakdown(np.array([True, False]), [None, None]) == {}
