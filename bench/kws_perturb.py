@@ -87,7 +87,8 @@ def main() -> None:
     labels = split.labels()[: a.limit][kept]
     audio = audio[kept]
     results: dict[str, dict] = {}
-    print("| perturbation | " + " | ".join(f"{Path(r).name} SNN | {Path(r).name} ANN twin" for r in a.runs) + " |")
+    label = {r: "/".join(Path(r).parts[-2:]) for r in a.runs}
+    print("| perturbation | " + " | ".join(f"{label[r]} SNN | {label[r]} ANN twin" for r in a.runs) + " |")
     print("|" + " --- |" * (1 + 2 * len(a.runs)))
     for name in ["clean", *WAVE, *FEATURE]:
         t0 = time.time()

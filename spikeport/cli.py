@@ -1,6 +1,7 @@
 """The ``spikeport`` command line: one subcommand per stage, plus ``demo``."""
 from __future__ import annotations
 
+import os
 import sys
 
 from spikeport import cmd_demo, cmd_eval, cmd_export, cmd_hw, cmd_nir, cmd_report, cmd_sim, cmd_train
@@ -41,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("spikeport: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped early (e.g. head)
+        # route further writes to nowhere, so the interpreter's exit flush cannot fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
