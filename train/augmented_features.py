@@ -29,7 +29,7 @@ def _chunk(clips: Sequence[sc.Clip], start: int, params: FeatureParams, aug: Aud
     audio, kept, _ = sc.read_clips(clips, params.sample_rate, max_bad_fraction=None)
     out = np.stack([perturb(audio[i], aug, np.random.default_rng([seed, copy, start + i]))
                     for i in np.flatnonzero(kept)]) if kept.any() else audio[:0]
-    return features_of(out, params), kept
+    return features_of(out, params)
 
 
 def _key(clips: Sequence[sc.Clip], params: FeatureParams, aug: AudioAugment, seed: int) -> str:
@@ -66,8 +66,7 @@ def augmented_features(split: sc.KwsSplit, params: FeatureParams, aug: AudioAugm
     with bar, ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as ex:
         futures = [ex.submit(_chunk, cl, start, params, aug, seed, c) for cl, start, c in tasks]
         for (cl, _, c), fut in zip(tasks, futures):
-            feats, _kept = fut.result()
-            parts[c].append(feats)
+            parts[c].append(fut.result())
             bar.update(len(cl))
     out = np.stack([np.concatenate(parts[c]) for c in range(aug.copies)]).astype(np.float32)
     if cache is not None:
