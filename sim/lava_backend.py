@@ -8,6 +8,7 @@ RingBuffer sink run of ``T`` steps records them (no shifting).
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import numpy as np
 
@@ -104,42 +105,63 @@ def run_lava(
         layer.out.connect(sink.a_in)
         sinks.append(sink)
     monitors = _monitors(net.layers, steps) if membranes else []
-    if watch:
-        _watch_workers(net)
+    stop_watching = watch_workers(net) if watch else (lambda: None)
     try:
         net.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         out = [s.data.get() for s in sinks]
         states = [[np.asarray(m.get_data()[proc.name][var]).reshape(steps, -1) for m, var in probes]
                   for proc, probes in monitors]
     finally:
+        stop_watching()          # before net.stop(): its joins read the same worker pipes
         net.stop()
     got = out if all_layers else out[0]
     return (got, states) if membranes else got
 
 
-def _watch_workers(net) -> None:
-    """A daemon thread that reports the first exception of a Lava worker on stderr."""
+def watch_workers(net, period_s: float = 0.3) -> Callable[[], None]:
+    """Start a daemon thread that reports the first exception of a Lava worker on stderr;
+    returns ``stop()``, which ends it and waits until it no longer reads a worker's pipe.
+
+    A worker's exception arrives on a pipe that Lava's own ``join`` reads too (in
+    ``net.stop()`` and in its error path). Two threads reading one
+    ``multiprocessing`` pipe can split a message between them (``EOFError: Ran out
+    of input``, or a ``recv`` that waits forever), so every read here holds a lock
+    that ``stop()`` takes before it returns; reads after that are Lava's alone.
+    """
     import sys
     import threading
-    import time
+
+    lock, stopped = threading.Lock(), threading.Event()
+
+    def first_error():
+        rt = getattr(net, "_runtime", None)
+        infra = getattr(rt, "_messaging_infrastructure", None) if rt is not None else None
+        for actor in list(getattr(infra, "actors", []) or []):
+            try:
+                exc = actor.exception
+            except (OSError, EOFError, ValueError):
+                continue
+            if exc:
+                return str(exc[1]) if len(exc) > 1 else f"Traceback (most recent call last)\n{exc[0]}"
+        return None
 
     def poll():
-        while True:
-            rt = getattr(net, "_runtime", None)
-            infra = getattr(rt, "_messaging_infrastructure", None) if rt is not None else None
-            for actor in list(getattr(infra, "actors", []) or []):
-                try:
-                    exc = actor.exception
-                except (OSError, EOFError, ValueError):
-                    continue
-                if exc:
-                    sys.stderr.write(str(exc[1]) if len(exc) > 1 else f"Traceback (most recent call last)\n{exc[0]}")
-                    sys.stderr.write("\n")
-                    sys.stderr.flush()
+        while not stopped.wait(period_s):
+            with lock:
+                if stopped.is_set():
                     return
-            time.sleep(0.3)
+                error = first_error()
+            if error:
+                sys.stderr.write(error + "\n")
+                sys.stderr.flush()
+                return
+
+    def stop():
+        with lock:
+            stopped.set()
 
     threading.Thread(target=poll, daemon=True).start()
+    return stop
 
 
 def _monitors(layers, steps: int) -> list:
