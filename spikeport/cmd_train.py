@@ -37,6 +37,8 @@ def _cmd_train_kws(args: argparse.Namespace) -> int:
     corpus = {}
     if args.corpus_clips is not None:
         corpus["clips_per_word"] = args.corpus_clips
+    if args.carrier_percent:
+        corpus["carrier_percent"] = args.carrier_percent
     cfg = KwsConfig(data=args.data, task=args.task, model=args.model, encoder=args.encoder,
                     encoder_params=_encoder_params(args.encoder_param), delays=not args.no_delays,
                     epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -126,6 +128,8 @@ def register(sub) -> None:
     s.add_argument("--limit", type=_int("limit"), default=None, help="at most N clips per split (quick runs)")
     s.add_argument("--corpus-clips", type=integer(*CORPUS_KEYS["clips_per_word"]), default=None,
                    help="embedded corpus: clips per command word")
+    s.add_argument("--carrier-percent", type=integer(*CORPUS_KEYS["carrier_percent"]), default=0,
+                   help="embedded corpus: percent of clips cut from short carrier phrases (default 0)")
     s.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     s.add_argument("--seed", type=_int("seed"), default=0)
     s.add_argument("--out", default="runs/kws", help="run folder (default runs/kws)")

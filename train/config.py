@@ -21,7 +21,8 @@ FLOAT_LIMITS = {"lr": (0.0, 10.0, True, False), "weight_decay": (0.0, 100.0, Fal
                 "false_rate": (0.0, 1.0, False, False)}
 CHOICES = {"task": ("12", "all"), "model": ("conv", "dense"), "encoder": ("direct", "rate", "latency", "delta"),
            "loss": ("ce", "rate"), "reference": ("dscnn", "none"), "device": ("auto", "cpu", "cuda")}
-CORPUS_KEYS = {"clips_per_word": (1, 100_000), "clips_per_unknown": (0, 100_000), "seed": (0, 2 ** 32 - 1)}
+CORPUS_KEYS = {"clips_per_word": (1, 100_000), "clips_per_unknown": (0, 100_000), "seed": (0, 2 ** 32 - 1),
+               "carrier_percent": (0, 100)}
 
 
 def default_cache_dir() -> Path:

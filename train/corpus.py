@@ -69,6 +69,14 @@ HELD_OUT_VARIANTS: tuple[str, ...] = (
     "Alicia", "Andy", "boris", "david", "f3", "Gene2", "grandma", "iven3", "klatt4", "linda", "m6", "Mario",
     "norbert", "robosoft4", "steph2", "travis", "zac")
 INTONATIONS: tuple[str, ...] = (".", "?", "!")
+# Short carrier phrases (words before, words after the keyword; none of them a
+# Speech Commands word) that put the keyword where a sentence has it: first, inside,
+# last. Pauses around the keyword let the clip be cut to it (:func:`cut_word`).
+CARRIERS: tuple[tuple[str, str], ...] = (
+    ("say", "now"), ("I said", ""), ("", "again"), ("the word", "please"), ("next is", ""),
+    ("", "is what I said"), ("it was", "then"), ("please say", ""))
+CARRIER_PAUSE_MS = 300     # SSML break on each side of the keyword
+MIN_PAUSE_S = 0.2          # silences at least this long separate the phrase's parts
 PITCH_RANGES: tuple[str, ...] = ("x-low", "low", "medium", "high", "x-high")  # SSML prosody range
 EMPHASIS: tuple[str, ...] = ("none", "moderate", "strong")                    # SSML emphasis level
 PITCH_BANDS: tuple[tuple[int, int], ...] = ((20, 39), (40, 59), (60, 79))  # espeak -p, 0-99
@@ -98,6 +106,7 @@ class _Job:
     pitch: int
     seed: tuple[int, ...]
     text: str = ""      # SSML of the word (:func:`ssml`); "" speaks the word plainly
+    carrier: tuple[str, str] | None = None   # (before, after) phrase of text, cut to the word
 
 
 def _espeak(args: Sequence[str]) -> bytes:
@@ -123,10 +132,52 @@ def ssml(word: str, intonation: str = ".", pitch_range: str = "medium", emphasis
     return f'<speak><prosody range="{pitch_range}">{inner}</prosody></speak>'
 
 
-def random_ssml(word: str, rng: np.random.Generator) -> str:
-    """:func:`ssml` with an intonation, range and emphasis drawn uniformly."""
+def random_ssml(word: str, rng: np.random.Generator, carrier: tuple[str, str] | None = None) -> str:
+    """:func:`ssml` (or :func:`carrier_ssml` in ``carrier``) with an intonation, range
+    and emphasis drawn uniformly."""
     pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
-    return ssml(word, pick(INTONATIONS), pick(PITCH_RANGES), pick(EMPHASIS))
+    style = (pick(INTONATIONS), pick(PITCH_RANGES), pick(EMPHASIS))
+    return ssml(word, *style) if carrier is None else carrier_ssml(word, carrier, *style)
+
+
+def carrier_ssml(word: str, carrier: tuple[str, str], intonation: str = ".", pitch_range: str = "medium",
+                 emphasis: str = "none") -> str:
+    """``word`` inside the carrier phrase ``(before, after)`` as SSML, with a pause of
+    :data:`CARRIER_PAUSE_MS` between the word and each non-empty part; the
+    intonation closes the whole phrase."""
+    before, after = carrier
+    pause = f'<break time="{CARRIER_PAUSE_MS}ms"/>'
+    inner = word if emphasis == "none" else f'<emphasis level="{emphasis}">{word}</emphasis>'
+    phrase = " ".join(p for p in (before, pause if before else "", inner, pause if after else "", after) if p)
+    return f'<speak><prosody range="{pitch_range}">{phrase}{intonation}</prosody></speak>'
+
+
+def sounding_parts(y: np.ndarray, top_db: float = 40.0, frame: int = 160,
+                   min_pause_s: float = MIN_PAUSE_S) -> list[tuple[int, int]]:
+    """``(start, stop)`` sample ranges of the parts of ``y`` (16 kHz) that sound: frames
+    within ``top_db`` of the loudest, split where at least ``min_pause_s`` is quieter."""
+    n = len(y) // frame
+    if n == 0:
+        return []
+    energy = (y[: n * frame].reshape(n, frame) ** 2).mean(axis=1)
+    if energy.max() <= 0:
+        return []
+    loud = np.flatnonzero(10 * np.log10(energy / energy.max() + 1e-20) > -top_db)
+    breaks = np.flatnonzero(np.diff(loud) * frame >= min_pause_s * SAMPLE_RATE)
+    starts = np.concatenate([loud[:1], loud[breaks + 1]])
+    stops = np.concatenate([loud[breaks], loud[-1:]]) + 1
+    return [(int(a) * frame, int(b) * frame) for a, b in zip(starts, stops)]
+
+
+def cut_word(y: np.ndarray, carrier: tuple[str, str]) -> np.ndarray | None:
+    """The keyword of a carrier phrase ``y`` (16 kHz, from :func:`carrier_ssml`): the
+    sounding part after the ``before`` words, or None when the phrase does not split
+    into as many parts as it has (the caller then speaks the word alone)."""
+    parts = sounding_parts(y)
+    if len(parts) != 1 + bool(carrier[0]) + bool(carrier[1]):
+        return None
+    a, b = parts[1 if carrier[0] else 0]
+    return y[a:b]
 
 
 def available_voices(held_out: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -216,19 +267,31 @@ def noise(kind: str, n: int, rng: np.random.Generator) -> np.ndarray:
     return x / np.sqrt(np.mean(x ** 2))
 
 
-def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int, text: str = "") -> np.ndarray:
-    """One utterance of ``word`` (or of the SSML ``text``), float64 at 16 kHz, trimmed,
-    at most 1 s (spoken faster if needed)."""
+def _speak(voice: str, variant: str, speed: int, pitch: int, text: str, what: str) -> np.ndarray:
+    """``text`` (SSML when it starts with ``<``) spoken by eSpeak NG: float64 at 16 kHz."""
     from scipy.signal import resample_poly
 
+    markup = ["-m"] if text.startswith("<") else []
+    wav, rate = _parse_wav(_espeak(["-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch), *markup,
+                                    "--stdout", text]), what)
+    if rate != ESPEAK_RATE:
+        raise SpikeportError(f"espeak-ng wrote {rate} Hz audio for {what}, expected {ESPEAK_RATE} Hz")
+    return resample_poly(wav, 320, 441)  # 22050 Hz -> 16000 Hz
+
+
+def synthesize(word: str, voice: str, variant: str, speed: int, pitch: int, text: str = "",
+               carrier: tuple[str, str] | None = None) -> np.ndarray:
+    """One utterance of ``word`` (or of the SSML ``text``), float64 at 16 kHz, trimmed,
+    at most 1 s (spoken faster if needed). With ``carrier``, ``text`` is that
+    :func:`carrier_ssml` phrase and the utterance is the word cut from it (the word
+    spoken alone when the phrase does not split: :func:`cut_word`)."""
     what = f"{word!r} ({voice}+{variant}, {speed} wpm, pitch {pitch})"
     for _ in range(4):
-        markup = ["-m"] if text else []
-        wav, rate = _parse_wav(_espeak(["-v", f"{voice}+{variant}", "-s", str(speed), "-p", str(pitch), *markup,
-                                        "--stdout", text or word]), what)
-        if rate != ESPEAK_RATE:
-            raise SpikeportError(f"espeak-ng wrote {rate} Hz audio for {what}, expected {ESPEAK_RATE} Hz")
-        y = _trim(resample_poly(wav, 320, 441))  # 22050 Hz -> 16000 Hz
+        y = _speak(voice, variant, speed, pitch, text or word, what)
+        if carrier is not None:
+            cut = cut_word(y, carrier)
+            y = cut if cut is not None else _speak(voice, variant, speed, pitch, word, what)
+        y = _trim(y)
         if y.size == 0:
             raise SpikeportError(f"espeak-ng produced silence for {what}")
         if y.size <= CLIP_SAMPLES:
@@ -259,7 +322,7 @@ def write_clip(path: str, clip: np.ndarray) -> None:
 def _render(job: _Job) -> str:
     """Synthesize, place and mix one clip and write it as 16-bit PCM; returns its path."""
     rng = np.random.default_rng(list(job.seed))
-    speech = synthesize(job.word, job.voice, job.variant, job.speed, job.pitch, job.text)
+    speech = synthesize(job.word, job.voice, job.variant, job.speed, job.pitch, job.text, job.carrier)
     clip, speech_rms = place(speech, rng)
     kind = NOISE_TYPES[int(rng.integers(len(NOISE_TYPES)))]
     snr = rng.uniform(*SNR_DB)
@@ -279,9 +342,12 @@ def _split_counts(n: int) -> tuple[int, int, int]:
 
 
 def _plan(out: Path, words: Sequence[tuple[str, int]], voices: Sequence[str], variants: Sequence[str],
-          seed: int) -> tuple[list[_Job], dict[str, list[str]], dict[str, str]]:
-    """Every clip's job, the validation/test file lists and speaker id -> description."""
+          seed: int, carrier_percent: int = 0) -> tuple[list[_Job], dict[str, list[str]], dict[str, str]]:
+    """Every clip's job, the validation/test file lists and speaker id -> description.
+    ``carrier_percent`` of the clips (drawn from their own stream, so every clip keeps
+    its speaker, speed and style) are cut from a carrier phrase."""
     rng = np.random.default_rng([seed, 0xC0])
+    carriers = np.random.default_rng([seed, 0xCA])
     groups = [(v, var) for v in voices for var in variants]
     groups = [groups[i] for i in rng.permutation(len(groups))]
     n_train, n_val, n_test = _split_counts(len(groups))
@@ -304,9 +370,12 @@ def _plan(out: Path, words: Sequence[tuple[str, int]], voices: Sequence[str], va
             uses[sid, word] += 1
             if split != "train":
                 lists[split].append(rel)
+            carrier = None
+            if carrier_percent and carriers.random() * 100 < carrier_percent:
+                carrier = CARRIERS[int(carriers.integers(len(CARRIERS)))]
             jobs.append(_Job(str(out / rel), word, voice, variant, int(rng.integers(SPEED_WPM[0], SPEED_WPM[1] + 1)),
                              int(rng.integers(PITCH_BANDS[band][0], PITCH_BANDS[band][1] + 1)), (seed, wi, i),
-                             random_ssml(word, rng)))
+                             random_ssml(word, rng, carrier), carrier))
     return jobs, lists, described
 
 
@@ -323,9 +392,10 @@ def _write_background(out: Path, seed: int) -> list[str]:
     return names
 
 
-def _params(clips_per_word: int, clips_per_unknown: int, seed: int) -> dict:
-    return {"format": CORPUS_FORMAT, "clips_per_word": clips_per_word, "clips_per_unknown": clips_per_unknown,
-            "seed": seed}
+def _params(clips_per_word: int, clips_per_unknown: int, seed: int, carrier_percent: int = 0) -> dict:
+    params = {"format": CORPUS_FORMAT, "clips_per_word": clips_per_word, "clips_per_unknown": clips_per_unknown,
+              "seed": seed}
+    return {**params, "carrier_percent": carrier_percent} if carrier_percent else params
 
 
 def _wav_count(root: Path) -> int:
@@ -333,14 +403,15 @@ def _wav_count(root: Path) -> int:
 
 
 def corpus_is_current(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
-                      clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0) -> bool:
+                      clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0,
+                      carrier_percent: int = 0) -> bool:
     """Whether ``root`` holds a complete corpus built with these parameters."""
     root = Path(root)
     try:
         manifest = json.loads((root / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    return (manifest.get("params") == _params(clips_per_word, clips_per_unknown, seed)
+    return (manifest.get("params") == _params(clips_per_word, clips_per_unknown, seed, carrier_percent)
             and manifest.get("files") == _wav_count(root))
 
 
@@ -362,24 +433,28 @@ def _pool_map(fn, jobs: list, workers: int, progress: bool, desc: str) -> None:
 
 
 def corpus_root(cache_dir: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
-                clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0) -> Path:
+                clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0, carrier_percent: int = 0) -> Path:
     """The cache folder of the corpus with these parameters: ``corpus`` for the
-    defaults, ``corpus-<words>-<unknown>-s<seed>`` otherwise (one folder per
-    parameter set: a build never replaces a corpus of other parameters)."""
-    if (clips_per_word, clips_per_unknown, seed) == (DEFAULT_CLIPS_PER_WORD, DEFAULT_CLIPS_PER_UNKNOWN, 0):
+    defaults, ``corpus-<words>-<unknown>-s<seed>[-c<carrier percent>]`` otherwise (one
+    folder per parameter set: a build never replaces a corpus of other parameters)."""
+    if (clips_per_word, clips_per_unknown, seed, carrier_percent) == (DEFAULT_CLIPS_PER_WORD,
+                                                                      DEFAULT_CLIPS_PER_UNKNOWN, 0, 0):
         return Path(cache_dir) / "corpus"
-    return Path(cache_dir) / f"corpus-{clips_per_word}-{clips_per_unknown}-s{seed}"
+    name = f"corpus-{clips_per_word}-{clips_per_unknown}-s{seed}" + (f"-c{carrier_percent}" if carrier_percent else "")
+    return Path(cache_dir) / name
 
 
 def build_corpus(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PER_WORD,
                  clips_per_unknown: int = DEFAULT_CLIPS_PER_UNKNOWN, seed: int = 0,
-                 progress: bool = True, workers: int = 2) -> Path:
+                 progress: bool = True, workers: int = 2, carrier_percent: int = 0) -> Path:
     """Build (or reuse) the eSpeak NG corpus in ``root`` and return ``root``.
 
     ``clips_per_word`` clips of each of the 10 :data:`COMMAND_WORDS`,
     ``clips_per_unknown`` of each of the 10 :data:`UNKNOWN_WORDS`; about 80/10/10 per
     word into train/validation/test by unseen speakers. Each clip is 1 s, 16 kHz, mono,
     16-bit. ``_background_noise_/`` gets one 60 s file per :data:`NOISE_TYPES`.
+    ``carrier_percent`` of the clips are cut from short carrier phrases
+    (:data:`CARRIERS`), the rest are the word spoken alone.
     When ``root`` already holds a complete corpus with these parameters nothing is done.
     Otherwise the corpus is built in a temporary folder beside ``root`` and renamed onto
     it; an existing ``root`` that is not a spikeport corpus (non-empty, no manifest) is
@@ -390,22 +465,25 @@ def build_corpus(root: str | os.PathLike, clips_per_word: int = DEFAULT_CLIPS_PE
     if clips_per_word < 1 or clips_per_unknown < 0:
         raise SpikeportError(f"corpus sizes must be >= 1 clip per command word and >= 0 per unknown word, "
                              f"got {clips_per_word} and {clips_per_unknown}")
-    if corpus_is_current(root, clips_per_word, clips_per_unknown, seed):
+    if not 0 <= carrier_percent <= 100:
+        raise SpikeportError(f"corpus carrier_percent must be in [0, 100], got {carrier_percent}")
+    sizes = (clips_per_word, clips_per_unknown, seed, carrier_percent)
+    if corpus_is_current(root, *sizes):
         return root
     if root.exists() and not root.is_dir():
         raise SpikeportError(f"corpus folder {root} is a file")
     if root.is_dir() and not (root / MANIFEST).exists() and any(root.iterdir()):
         raise SpikeportError(f"{root} is not empty and holds no {MANIFEST}: not overwriting it with the corpus")
     other = _manifest_params(root)
-    if other is not None and other != _params(clips_per_word, clips_per_unknown, seed) and _complete(root):
+    if other is not None and other != _params(*sizes) and _complete(root):
         raise SpikeportError(f"{root} holds a corpus built with other parameters ({other}); build this one in "
-                             f"another folder ({corpus_root(root.parent, clips_per_word, clips_per_unknown, seed)})")
+                             f"another folder ({corpus_root(root.parent, *sizes)})")
     from spikeport.locks import locked
 
     with locked(root.parent, "corpus build", lock_file=root.parent / f".{root.name}.lock"):
-        if corpus_is_current(root, clips_per_word, clips_per_unknown, seed):
+        if corpus_is_current(root, *sizes):
             return root
-        return _build(root, clips_per_word, clips_per_unknown, seed, progress, workers)
+        return _build(root, sizes, progress, workers)
 
 
 def _manifest_params(root: Path) -> dict | None:
@@ -422,8 +500,10 @@ def _complete(root: Path) -> bool:
         return False
 
 
-def _build(root: Path, clips_per_word: int, clips_per_unknown: int, seed: int, progress: bool, workers: int) -> Path:
-    """Synthesize the corpus beside ``root`` and rename it onto ``root`` (lock held)."""
+def _build(root: Path, sizes: tuple[int, int, int, int], progress: bool, workers: int) -> Path:
+    """Synthesize the corpus of ``sizes`` (clips per word, per unknown word, seed,
+    carrier percent) beside ``root`` and rename it onto ``root`` (lock held)."""
+    clips_per_word, clips_per_unknown, seed, carrier_percent = sizes
     voices, variants = available_voices()
     version = _espeak(["--version"]).decode().strip()
 
@@ -432,15 +512,18 @@ def _build(root: Path, clips_per_word: int, clips_per_unknown: int, seed: int, p
     try:
         words = [(w, clips_per_word) for w in COMMAND_WORDS] + [(w, clips_per_unknown) for w in UNKNOWN_WORDS]
         words = [(w, n) for w, n in words if n > 0]
-        jobs, lists, speakers = _plan(tmp, words, voices, variants, seed)
+        jobs, lists, speakers = _plan(tmp, words, voices, variants, seed, carrier_percent)
         background = _write_background(tmp, seed)
         _pool_map(_render, jobs, workers, progress, "building keyword corpus")
         (tmp / VALIDATION_LIST).write_text("".join(f"{p}\n" for p in sorted(lists["validation"])))
         (tmp / TESTING_LIST).write_text("".join(f"{p}\n" for p in sorted(lists["test"])))
-        manifest = {"params": _params(clips_per_word, clips_per_unknown, seed), "files": len(jobs) + len(background),
+        manifest = {"params": _params(*sizes), "files": len(jobs) + len(background),
                     "espeak_ng": version, "voices": list(voices), "variants": list(variants),
                     "words": dict(words), "background": background, "speakers": speakers,
                     "held_out": {"voices": list(HELD_OUT_VOICES), "variants": list(HELD_OUT_VARIANTS)}}
+        if carrier_percent:
+            manifest["carriers"] = {"phrases": [list(c) for c in CARRIERS],
+                                    "clips": sum(j.carrier is not None for j in jobs)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         old = None
         if root.exists():
