@@ -20,6 +20,16 @@ def test_console_script_lists_every_subcommand():
         assert f"    {name} " in r.stdout
 
 
+def test_closed_output_pipe_exits_141_without_traceback():
+    """``spikeport hw profile loihi2 | head -0``: the reader is gone before the first
+    write; the command stops with 128 + SIGPIPE and no traceback, as shell tools do."""
+    proc = subprocess.Popen([str(BIN), "hw", "profile", "loihi2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
+
+
 
 
 def test_sim_missing_network(tmp_path, capsys):
