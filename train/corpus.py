@@ -7,7 +7,9 @@ the ``_unknown_`` class), each clip one eSpeak NG utterance by a synthetic *spea
 (an English voice + a voice variant + a pitch band) at a random speed and pitch,
 with a random intonation (statement, question, exclamation), pitch range and word
 emphasis (SSML), resampled to 16 kHz, trimmed of silence, placed at a random position
-in 1 s and mixed with synthesized noise at a random SNR. The same noise types are written as 60 s files
+in 1 s and mixed with synthesized noise at a random SNR. Optionally (``carrier_percent``)
+some clips are cut from a short carrier phrase ("say stop now"), so that the word
+carries the pitch and timing of a word inside a sentence. The same noise types are written as 60 s files
 into ``_background_noise_/`` for the ``_silence_`` class.
 
 Splits follow the dataset's rule that test speakers are unseen: the (voice, variant)
