@@ -105,3 +105,76 @@ def test_unsupported_cases_fall_back(original):
     np.testing.assert_array_equal(
         slayer_cpu.li_forward(x, decay, state, 1.0, 64, dtype=torch.int64).numpy(),
         original[0](x, decay, state, 1.0, 64, dtype=torch.int64).numpy())
+
+
+def _signal(seed: int, shape=(3, 5, 33)) -> torch.Tensor:
+    """Random values over six decades, a third of them exactly zero (spikes and
+    silent neurons), so signed zeros and exact ties are covered."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(shape, generator=g) * 10.0 ** float(torch.randint(-3, 4, (1,), generator=g))
+    x[torch.rand(shape, generator=g) < 0.33] = 0.0
+    return x
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("lag", [0, 1, 3, -2, 32, 33, 70, -40, 2.9, torch.tensor(4.0)])
+def test_shift_group_equals_slayers(original, seed, lag):
+    x = _signal(seed)
+    assert torch.equal(slayer_cpu.shift_group(x, lag, 1), slayer_cpu.ORIGINAL["shift_group"](x, lag, 1))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("taps", [[-1.0, 1.0], [1.0, -1.0], [0.0, 1.0], [1.0, 1.0], [0.5, 0.25], [1.0, -2.0, 1.0]])
+def test_causal_fir_equals_slayers(original, seed, taps):
+    """Bit for bit on the fast path (two taps of -1, 0, 1) and on the fallback."""
+    x, f = _signal(seed), torch.tensor(taps)
+    assert torch.equal(slayer_cpu.causal_fir(x, f, 1), slayer_cpu.ORIGINAL["fir"](x, f, 1))
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("graded", [False, True])
+def test_spike_surrogate_equals_slayers(original, seed, graded):
+    v = _signal(seed)
+    args = (torch.tensor(1.25), torch.tensor(0.05 * (seed + 1)), torch.tensor(3.0), graded)
+    assert torch.equal(slayer_cpu.spike_surrogate(v, *args), slayer_cpu.ORIGINAL["surrogate"](v, *args))
+
+
+def test_in_place_drop_ins_change_no_gradient_bit(original):
+    """A conv + delayed dense net trained one step with the three drop-ins and with
+    SLAYER's functions in their place: identical spikes and gradients, bit for bit,
+    and the drop-ins are the functions SLAYER actually calls."""
+    from spikeport.train.kws import build_snn
+
+    mods = (slayer_cpu._shift_module(), "_shift_group", "shift_group"), \
+        (slayer_cpu._fir_module(), "_fwd", "fir"), (slayer_cpu._spike_module(), "_spike_backward", "surrogate")
+    assert [getattr(m, name) for m, name, _ in mods] == \
+        [slayer_cpu.shift_group, slayer_cpu.causal_fir, slayer_cpu.spike_surrogate]
+    spec = {"input_shape": [2, 8, 1], "input_neuron": True, "weight_scale": 4.0,
+            "neuron": {"threshold": 1.0, "voltage_decay": 0.1}, "layers": [
+                {"kind": "conv", "out": 4, "kernel": [3, 1], "stride": [2, 1], "padding": [1, 0]},
+                {"kind": "flatten"}, {"kind": "dense", "out": 6, "delay": True, "delay_init": 5},
+                {"kind": "dense", "out": 3}]}
+    x = torch.rand(3, 2, 8, 1, 40) * 2
+
+    def one_pass():
+        torch.manual_seed(0)  # the weights
+        net = build_snn(spec, seed=0)
+        outs = net(x, return_all=True)
+        (sum(o.sum() for o in outs[1:]) + outs[-1].pow(2).sum()).backward()
+        grads = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+        return [o.detach() for o in outs], grads
+
+    fast = one_pass()
+    saved = [getattr(m, name) for m, name, _ in mods]
+    try:
+        for m, name, key in mods:
+            setattr(m, name, slayer_cpu.ORIGINAL[key])
+        slow = one_pass()
+    finally:
+        for (m, name, _), f in zip(mods, saved):
+            setattr(m, name, f)
+    assert all(torch.equal(a, b) for a, b in zip(fast[0], slow[0]))
+    assert fast[1].keys() == slow[1].keys() and all(torch.equal(fast[1][n], slow[1][n]) for n in fast[1])
+    delay = [n for n in fast[1] if "delay" in n]
+    assert delay and float(fast[1][delay[0]].abs().sum()) > 0  # the delay gradient took the fast path
+    assert sum(float(g.abs().sum()) > 0 for g in fast[1].values()) >= 4
