@@ -29,22 +29,17 @@ from spikeport.train.kws import build_snn, model_spec, spike_penalty
 from spikeport.train.kws_data import encode_batch
 
 
-MODES = ("slayer", "compiled", "compiled+gather", "training")
+# the SLAYER CPU functions each mode replaces (train/slayer_cpu.py), each adding to the one before
+MODE_FUNCTIONS = {"slayer": (), "compiled": ("fwd", "bwd"), "compiled+gather": ("fwd", "bwd", "shift"),
+                  "training": tuple(slayer_cpu.SLAYER_CPU_FUNCTIONS)}
+MODES = tuple(MODE_FUNCTIONS)
 
 
 def _configure(mode: str) -> None:
-    """Route SLAYER's CPU functions for ``mode`` (each mode adds to the one before)."""
-    from lava.lib.dl.slayer.neuron.dynamics import leaky_integrator as li
-
+    """Route SLAYER's CPU functions for ``mode``: its drop-ins on, SLAYER's own for the rest."""
     slayer_cpu.install()
-    level, orig = MODES.index(mode), slayer_cpu.ORIGINAL
-    li._li_dynamics_fwd = slayer_cpu.li_forward if level >= 1 else orig["fwd"]
-    li._li_dynamics_bwd = slayer_cpu.li_backward if level >= 1 else orig["bwd"]
-    shift = slayer_cpu._shift_module()
-    shift._shift_individual = slayer_cpu.shift_individual if level >= 2 else orig["shift"]
-    shift._shift_group = slayer_cpu.shift_group if level >= 3 else orig["shift_group"]
-    slayer_cpu._fir_module()._fwd = slayer_cpu.causal_fir if level >= 3 else orig["fir"]
-    slayer_cpu._spike_module()._spike_backward = slayer_cpu.spike_surrogate if level >= 3 else orig["surrogate"]
+    for key in slayer_cpu.SLAYER_CPU_FUNCTIONS:
+        slayer_cpu.route(key, key in MODE_FUNCTIONS[mode])
 
 
 def _epoch_comparison(clips: int) -> None:

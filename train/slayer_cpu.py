@@ -30,9 +30,12 @@ Three more drop-ins cut allocations and a slow convolution without changing a bi
 difference in the axonal-delay gradient) and :func:`spike_surrogate` (the surrogate
 derivative, in place). Together with the kernels above they make a default
 keyword-spotting epoch about a quarter faster than these three left to SLAYER
-(``bench/train_epoch.py``).
+(``bench/train_step.py --epoch-clips``). :data:`SLAYER_CPU_FUNCTIONS` names every
+function replaced; :func:`route` switches one back and forth.
 """
 from __future__ import annotations
+
+import importlib
 
 import numpy as np
 import torch
@@ -216,56 +219,48 @@ def spike_surrogate(voltage, threshold, tau_rho, scale_rho, graded_spike=False):
 
 
 def _shift_module():
-    import importlib
-
     # the package re-exports a function called shift, so reach the module itself
     return importlib.import_module("lava.lib.dl.slayer.utils.time.shift")
 
 
-def _fir_module():
-    import importlib
+# key in ORIGINAL -> (SLAYER module, the CPU function there, spikeport's drop-in)
+SLAYER_CPU_FUNCTIONS = {
+    "fwd": ("lava.lib.dl.slayer.neuron.dynamics.leaky_integrator", "_li_dynamics_fwd", "li_forward"),
+    "bwd": ("lava.lib.dl.slayer.neuron.dynamics.leaky_integrator", "_li_dynamics_bwd", "li_backward"),
+    "shift": ("lava.lib.dl.slayer.utils.time.shift", "_shift_individual", "shift_individual"),
+    "shift_group": ("lava.lib.dl.slayer.utils.time.shift", "_shift_group", "shift_group"),
+    "fir": ("lava.lib.dl.slayer.utils.filter.conv", "_fwd", "causal_fir"),
+    "surrogate": ("lava.lib.dl.slayer.spike.spike", "_spike_backward", "spike_surrogate"),
+}
 
-    return importlib.import_module("lava.lib.dl.slayer.utils.filter.conv")
 
-
-def _spike_module():
-    import importlib
-
-    return importlib.import_module("lava.lib.dl.slayer.spike.spike")
+def route(key: str, fast: bool) -> None:
+    """Point SLAYER's function ``key`` (of :data:`SLAYER_CPU_FUNCTIONS`) at spikeport's
+    drop-in, or back at SLAYER's own (``ORIGINAL[key]``); after :func:`install`."""
+    module, name, drop_in = SLAYER_CPU_FUNCTIONS[key]
+    setattr(importlib.import_module(module), name, globals()[drop_in] if fast else ORIGINAL[key])
 
 
 def install() -> bool:
-    """Route SLAYER's CPU leaky-integrator loops through the compiled kernels and its
-    per-neuron delay loop through :func:`shift_individual` (idempotent). Returns
-    False where numba is missing (SLAYER's loops stay)."""
+    """Route every SLAYER CPU function of :data:`SLAYER_CPU_FUNCTIONS` through its
+    drop-in (idempotent). Returns False where numba is missing (SLAYER's stay)."""
     from spikeport.lava_compat import import_slayer
 
     import_slayer()
-    from lava.lib.dl.slayer.neuron.dynamics import leaky_integrator as li
-
     if ORIGINAL:
         return True
     try:
         _kernels()
     except ImportError:  # pragma: no cover - numba comes with librosa
         return False
-    sh, fir, spike = _shift_module(), _fir_module(), _spike_module()
-    ORIGINAL["fwd"], ORIGINAL["bwd"] = li._li_dynamics_fwd, li._li_dynamics_bwd
-    ORIGINAL["shift"], ORIGINAL["shift_group"] = sh._shift_individual, sh._shift_group
-    ORIGINAL["fir"], ORIGINAL["surrogate"] = fir._fwd, spike._spike_backward
-    li._li_dynamics_fwd, li._li_dynamics_bwd = li_forward, li_backward
-    sh._shift_individual, sh._shift_group = shift_individual, shift_group
-    fir._fwd, spike._spike_backward = causal_fir, spike_surrogate
+    for key, (module, name, _) in SLAYER_CPU_FUNCTIONS.items():
+        ORIGINAL[key] = getattr(importlib.import_module(module), name)
+        route(key, True)
     return True
 
 
 def uninstall() -> None:
-    """Restore SLAYER's own loops."""
-    if ORIGINAL:
-        from lava.lib.dl.slayer.neuron.dynamics import leaky_integrator as li
-
-        li._li_dynamics_fwd, li._li_dynamics_bwd = ORIGINAL.pop("fwd"), ORIGINAL.pop("bwd")
-        sh = _shift_module()
-        sh._shift_individual, sh._shift_group = ORIGINAL.pop("shift"), ORIGINAL.pop("shift_group")
-        _fir_module()._fwd = ORIGINAL.pop("fir")
-        _spike_module()._spike_backward = ORIGINAL.pop("surrogate")
+    """Restore SLAYER's own functions."""
+    for key in list(ORIGINAL):
+        route(key, False)
+        del ORIGINAL[key]

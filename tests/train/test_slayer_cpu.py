@@ -1,4 +1,6 @@
 """The compiled leaky-integrator kernels against SLAYER's own CPU loops."""
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -145,9 +147,9 @@ def test_in_place_drop_ins_change_no_gradient_bit(original):
     and the drop-ins are the functions SLAYER actually calls."""
     from spikeport.train.kws import build_snn
 
-    mods = (slayer_cpu._shift_module(), "_shift_group", "shift_group"), \
-        (slayer_cpu._fir_module(), "_fwd", "fir"), (slayer_cpu._spike_module(), "_spike_backward", "surrogate")
-    assert [getattr(m, name) for m, name, _ in mods] == \
+    keys = ("shift_group", "fir", "surrogate")
+    funcs = {k: slayer_cpu.SLAYER_CPU_FUNCTIONS[k] for k in keys}
+    assert [getattr(importlib.import_module(m), name) for m, name, _ in funcs.values()] == \
         [slayer_cpu.shift_group, slayer_cpu.causal_fir, slayer_cpu.spike_surrogate]
     spec = {"input_shape": [2, 8, 1], "input_neuron": True, "weight_scale": 4.0,
             "neuron": {"threshold": 1.0, "voltage_decay": 0.1}, "layers": [
@@ -165,14 +167,13 @@ def test_in_place_drop_ins_change_no_gradient_bit(original):
         return [o.detach() for o in outs], grads
 
     fast = one_pass()
-    saved = [getattr(m, name) for m, name, _ in mods]
     try:
-        for m, name, key in mods:
-            setattr(m, name, slayer_cpu.ORIGINAL[key])
+        for k in keys:
+            slayer_cpu.route(k, False)
         slow = one_pass()
     finally:
-        for (m, name, _), f in zip(mods, saved):
-            setattr(m, name, f)
+        for k in keys:
+            slayer_cpu.route(k, True)
     assert all(torch.equal(a, b) for a, b in zip(fast[0], slow[0]))
     assert fast[1].keys() == slow[1].keys() and all(torch.equal(fast[1][n], slow[1][n]) for n in fast[1])
     delay = [n for n in fast[1] if "delay" in n]
