@@ -364,7 +364,11 @@ def train_kws(cfg: KwsConfig, out_dir: str | os.PathLike, resume: bool = False,
         rf.check_start(out, cfg, resume)
         torch.manual_seed(cfg.seed)
         t_data = time.time()
+        if world > 1 and rank != 0:
+            torch.distributed.barrier()  # rank 0 fills the shared caches first; the others then read them
         data = prepare_data(cfg, Path(cache_dir) if cache_dir else None, progress=progress and rank == 0)
+        if world > 1 and rank == 0:
+            torch.distributed.barrier()
         data["seconds"] = time.time() - t_data
         if len(data["train"][0]) == 0 or len(data["test"][0]) == 0:
             raise SpikeportError(f"{data['root']}: the {'training' if len(data['train'][0]) == 0 else 'test'} "
