@@ -61,15 +61,24 @@ def _row(seed: int, s: dict, robust: dict, wall: float) -> dict:
     return row
 
 
+def _split(by_condition: dict) -> str:
+    """'speaker only / held-out acoustics' accuracies of a robustness-set result."""
+    part = by_condition.get("acoustics", {})
+    return " / ".join(f"{part[k]:.3f}" if k in part else "-" for k in ("speaker only", "held-out acoustics"))
+
+
 def table(rows: list[dict]) -> str:
     """The Markdown table of ``rows`` (one per seed)."""
-    lines = ["| seed | test quantized | float | ANN twin | gap | firing | SNN training (s) | robust SNN | "
-             "robust ANN twin | robust drop |", "|" + " --- |" * 10]
+    lines = ["| seed | test quantized | float | ANN twin | gap | firing | SNN training (s) | robust SNN "
+             "(speaker only / acoustics) | robust ANN twin (speaker only / acoustics) | robust drop |",
+             "|" + " --- |" * 10]
     for r in rows:
         lines.append(f"| {r['seed']} | {r['quantized']:.3f} | {r['float']:.3f} | {r['ann_twin']:.3f} | "
                      f"{r['ann_gap'] * 100:+.1f} pt | {r['firing']:.3f} | {r['train_seconds']:.0f} "
                      f"({r['epochs']} epochs {r['epoch_seconds']:.0f} + data {r['data_seconds'] or 0:.0f}) | "
-                     f"{r['robust_snn']:.3f} | {r['robust_ann']:.3f} | {r['robust_drop'] * 100:.1f} pt |")
+                     f"{r['robust_snn']:.3f} ({_split(r['robust_snn_by_condition'])}) | "
+                     f"{r['robust_ann']:.3f} ({_split(r['robust_ann_by_condition'])}) | "
+                     f"{r['robust_drop'] * 100:.1f} pt |")
     return "\n".join(lines) + "\n"
 
 
