@@ -24,6 +24,7 @@ import torch
 from spikeport.atomic import atomic_path
 from spikeport.train import ann_measure, int8, reference_ann
 from spikeport.train.ann_fit import fit_ann
+from spikeport.train.augment import Augment
 from spikeport.train.models import AnnTwin
 from spikeport.train.run_folder import safe_load
 
@@ -37,10 +38,11 @@ def twin_input(model: str):
     return lambda f: torch.from_numpy(np.ascontiguousarray(f)).reshape(len(f), -1, f.shape[-1])
 
 
-def train_twin(model: str, spec: dict, data: dict, epochs: int, seed: int, progress: bool = True
-               ) -> tuple[AnnTwin, dict]:
+def train_twin(model: str, spec: dict, data: dict, epochs: int, seed: int, progress: bool = True,
+               aug: Augment | None = None) -> tuple[AnnTwin, dict]:
     """Train the ANN twin of ``spec`` on the analog features (whatever the SNN's
-    encoder): Adam 1e-3, cross-entropy on the time-averaged readout."""
+    encoder), with the SNN's feature augmentation ``aug`` if any: Adam 1e-3,
+    cross-entropy on the time-averaged readout."""
     torch.manual_seed(seed)
     xtr, ytr = data["train"]
     ann_spec = dict(spec, input_shape=[xtr.shape[1]] + list(spec["input_shape"][1:]))
@@ -48,7 +50,7 @@ def train_twin(model: str, spec: dict, data: dict, epochs: int, seed: int, progr
         ann_spec["input_shape"] = [int(np.prod(xtr.shape[1:3]))]
     ann = AnnTwin(ann_spec)
     info = fit_ann(ann, twin_input(model), xtr, ytr, epochs, seed, lr=1e-3, batch_size=64, desc="ANN twin",
-                   progress=progress, copies=data.get("train_copies"))
+                   progress=progress, copies=data.get("train_copies"), aug=aug)
     return ann, info
 
 
@@ -83,10 +85,11 @@ def load_twin(path: str | Path) -> AnnTwin:
     return ann.eval()
 
 
-def twin_baseline(model: str, spec: dict, data: dict, epochs: int, seed: int, progress: bool = True
-                  ) -> tuple[AnnTwin, dict]:
-    """Train, quantize and measure the ANN twin; returns it and its description."""
-    ann, info = train_twin(model, spec, data, epochs, seed, progress)
+def twin_baseline(model: str, spec: dict, data: dict, epochs: int, seed: int, progress: bool = True,
+                  aug: Augment | None = None) -> tuple[AnnTwin, dict]:
+    """Train (with feature augmentation ``aug``), quantize and measure the ANN twin;
+    returns it and its description."""
+    ann, info = train_twin(model, spec, data, epochs, seed, progress, aug)
     to_input = twin_input(model)
     xtr, xte, yte = data["train"][0], *data["test"]
     qann = quantize_twin(ann, to_input, xtr)
@@ -98,11 +101,11 @@ def twin_baseline(model: str, spec: dict, data: dict, epochs: int, seed: int, pr
     return ann, _measure_both(desc, ann, ann.net, qann, qann.net, to_input, xte, yte)
 
 
-def reference_baseline(data: dict, epochs: int, seed: int, progress: bool = True
-                       ) -> tuple[torch.nn.Sequential, dict]:
-    """Train, fold, quantize and measure the reference DS-CNN; returns the folded
-    float network and its description."""
-    net, info = reference_ann.train_reference(data, epochs, seed=seed, progress=progress)
+def reference_baseline(data: dict, epochs: int, seed: int, progress: bool = True,
+                       aug: Augment | None = None) -> tuple[torch.nn.Sequential, dict]:
+    """Train (with feature augmentation ``aug``), fold, quantize and measure the
+    reference DS-CNN; returns the folded float network and its description."""
+    net, info = reference_ann.train_reference(data, epochs, seed=seed, progress=progress, aug=aug)
     folded = int8.fold_batchnorm(net)
     xtr, xte, yte = data["train"][0], *data["test"]
     q = int8.quantize(folded, list(reference_ann.batches(xtr[:CALIBRATION_CLIPS], 64)))

@@ -394,12 +394,13 @@ def train_baselines(cfg: KwsConfig, spec: dict, data: dict, out: Path, progress:
     (``reference_ann.pt``/``reference_ann.json``); returns their summary entries."""
     from spikeport.train import baselines, reference_ann
 
-    ann, desc = baselines.twin_baseline(cfg.model, spec, data, cfg.ann_epochs, cfg.seed, progress)
+    aug = Augment(**cfg.augment) if cfg.augment else None  # the baselines see what the SNN saw
+    ann, desc = baselines.twin_baseline(cfg.model, spec, data, cfg.ann_epochs, cfg.seed, progress, aug)
     baselines.save(out, "ann", {"spec": ann.spec, "state_dict": ann.state_dict()}, desc)
     got = {"ann_accuracy": desc["accuracy"]["test"], "ann_int8_accuracy": desc["accuracy"]["test_int8"],
            "ann_seconds": desc["training"]["seconds"]}
     if cfg.reference != "none":
-        ref, rdesc = baselines.reference_baseline(data, cfg.reference_epochs, cfg.seed, progress)
+        ref, rdesc = baselines.reference_baseline(data, cfg.reference_epochs, cfg.seed, progress, aug)
         baselines.save(out, "reference_ann", reference_ann.checkpoint(ref, data, cfg.reference), rdesc)
         got.update(reference_accuracy=rdesc["accuracy"]["test"], reference_int8_accuracy=rdesc["accuracy"]["test_int8"],
                    reference_seconds=rdesc["training"]["seconds"])

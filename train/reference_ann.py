@@ -51,16 +51,18 @@ def build_dscnn(in_channels: int, bands: int, frames: int, classes: int, spec: d
 
 
 def train_reference(data: dict, epochs: int, seed: int = 0, lr: float = 3e-3, batch_size: int = 64,
-                    spec: dict | None = None, progress: bool = True) -> tuple[torch.nn.Sequential, dict]:
+                    spec: dict | None = None, progress: bool = True, aug=None) -> tuple[torch.nn.Sequential, dict]:
     """Train the DS-CNN on ``data`` (as :func:`spikeport.train.kws.prepare_data`
     returns it: features ``(clips, 3, bands, frames)``): Adam, cosine-annealed,
-    cross-entropy. Returns the network (train mode left off) and ``{"seconds"}``."""
+    cross-entropy, each batch perturbed by the feature augmentation ``aug``
+    (:class:`spikeport.train.augment.Augment`) if given. Returns the network (train
+    mode left off) and ``{"seconds"}``."""
     torch.manual_seed(seed)
     xtr, ytr = data["train"]
     net = build_dscnn(xtr.shape[1], xtr.shape[2], xtr.shape[3], len(data["classes"]), spec)
     info = fit_ann(net, torch.from_numpy, xtr, ytr, epochs, seed, lr=lr, batch_size=batch_size, cosine=True,
                    desc=f"reference ANN ({NAME})", progress=progress,
-                   copies=data.get("train_copies"))
+                   copies=data.get("train_copies"), aug=aug)
     return net, info
 
 

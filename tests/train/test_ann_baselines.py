@@ -111,3 +111,42 @@ def test_headline_picks_the_cheapest_within_one_point_or_the_nearest_each_side()
         next(v for v in cheap["views"] if v["label"] == h["nearest_above"]["view"])["pJ"]["low"] / 2e3)
     h = headline(_snn(1e3, 2e3), [cheap], None)
     assert h["ratio"] is None and "the SNN's accuracy is unknown" in h["text"]
+
+
+class _Recorder(torch.nn.Module):
+    """A linear classifier that keeps every training batch it is given."""
+
+    def __init__(self, n_in, classes):
+        super().__init__()
+        self.lin = torch.nn.Linear(n_in, classes)
+        self.seen = []
+
+    def forward(self, x):
+        if self.training:
+            self.seen.append(x.detach().clone())
+        return self.lin(x.flatten(1))
+
+
+@pytest.mark.parametrize("aug", [None, "warp", "masks"])
+def test_fit_ann_trains_on_the_snn_feature_augmentation(aug):
+    from spikeport.train.ann_fit import fit_ann
+    from spikeport.train.augment import Augment, augment
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 3, 8, 6)).astype(np.float32)
+    y = rng.integers(0, 4, 10)
+    a = {None: None, "warp": Augment(0, 0.0, 0.0, warp=0.2),
+         "masks": Augment(0, 0.0, 0.0, time_masks=1, time_mask=3, band_masks=1, band_mask=3)}[aug]
+    net = _Recorder(3 * 8 * 6, 4)
+    fit_ann(net, torch.from_numpy, x, y, epochs=2, seed=5, batch_size=4, progress=False, aug=a)
+    i = 0
+    for epoch in range(2):
+        order = torch.randperm(10, generator=torch.Generator().manual_seed(5 * 1000 + epoch))
+        for start in range(0, 10, 4):
+            idx = order[start:start + 4].numpy()
+            want = x[idx] if a is None else augment(x[idx], a, np.random.default_rng([5, epoch, start]))
+            assert torch.equal(net.seen[i], torch.from_numpy(want))
+            if a is not None:
+                assert not np.array_equal(want, x[idx])  # the perturbation is real
+            i += 1
+    assert i == len(net.seen)
