@@ -233,6 +233,11 @@ def _loss(cfg: KwsConfig, outs: list[torch.Tensor], y: torch.Tensor) -> torch.Te
     return rate_loss(outs[-1], y, cfg.true_rate, cfg.false_rate)
 
 
+def feature_augment(cfg: KwsConfig) -> Augment:
+    """The on-the-fly feature augmentation of ``cfg`` (:data:`NO_AUGMENT` when ``cfg.augment`` is empty)."""
+    return Augment(**cfg.augment) if cfg.augment else NO_AUGMENT
+
+
 def _train_epoch(run: Run, epoch: int, progress: bool) -> dict:
     """One epoch over the training split; returns its training metrics."""
     cfg, net, (xtr, ytr) = run.cfg, run.net, run.data["train"]
@@ -241,7 +246,7 @@ def _train_epoch(run: Run, epoch: int, progress: bool) -> dict:
     # every rank must take the same number of steps (DDP all-reduces each one), so
     # drop the last len % world clips of this epoch's shuffle
     order = order[:len(order) - len(order) % run.world][run.rank::run.world]
-    aug = Augment(**cfg.augment) if cfg.augment else NO_AUGMENT
+    aug = feature_augment(cfg)
     seen = correct = 0
     loss_sum = pen_sum = 0.0
     rate_sum = np.zeros(len(net.spiking_blocks))
@@ -394,7 +399,7 @@ def train_baselines(cfg: KwsConfig, spec: dict, data: dict, out: Path, progress:
     (``reference_ann.pt``/``reference_ann.json``); returns their summary entries."""
     from spikeport.train import baselines, reference_ann
 
-    aug = Augment(**cfg.augment) if cfg.augment else None  # the baselines see what the SNN saw
+    aug = feature_augment(cfg)  # the baselines see what the SNN saw
     ann, desc = baselines.twin_baseline(cfg.model, spec, data, cfg.ann_epochs, cfg.seed, progress, aug)
     baselines.save(out, "ann", {"spec": ann.spec, "state_dict": ann.state_dict()}, desc)
     got = {"ann_accuracy": desc["accuracy"]["test"], "ann_int8_accuracy": desc["accuracy"]["test_int8"],
